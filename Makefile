@@ -1,0 +1,59 @@
+# fastdeepcopy — build, test, benchmark.
+#   make                      build the extension into shim/ for $(PYTHON)
+#   make test                 build + run the test suite for $(PYTHON)
+#   make test-all             the same for every version in $(VERSIONS)
+#   make PYTHON=python3.12 test
+PYTHON ?= python3
+VERSIONS ?= 3.10 3.11 3.12 3.13
+
+PY := $(shell scripts/findpython.sh $(PYTHON))
+ifeq ($(PY),)
+$(error no runnable interpreter for PYTHON=$(PYTHON))
+endif
+PYVER := $(shell $(PY) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+EXT_SUFFIX := $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))')
+PYINC := $(shell $(PY) -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
+
+SRCS := $(wildcard src/*.c)
+HDRS := $(wildcard src/*.h)
+EXT := shim/fastdeepcopy/_engine$(EXT_SUFFIX)
+PRELOAD := shim/libfastdeepcopy_preload.so
+
+CC ?= gcc
+OPT ?= -O3
+EXTRA_CFLAGS ?=
+EXTRA_LDFLAGS ?=
+CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -fno-strict-aliasing \
+	-Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-unused-parameter \
+	-I$(PYINC) $(EXTRA_CFLAGS)
+
+VENV := .venv/$(PYVER)
+VPY := $(VENV)/bin/python
+TEST_REQS := pytest hypothesis
+
+.PHONY: all build test test-all venv clean bench
+all: build
+build: $(EXT) $(PRELOAD)
+
+$(EXT): $(SRCS) $(HDRS) Makefile
+	$(CC) $(CFLAGS_ALL) -shared -o $@ $(SRCS) $(EXTRA_LDFLAGS)
+
+$(PRELOAD): src/preload/preload.c Makefile
+	$(CC) -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $<
+
+$(VENV)/.stamp:
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check $(TEST_REQS)
+	touch $@
+
+venv: $(VENV)/.stamp
+
+test: build venv
+	$(VPY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+test-all:
+	set -e; for v in $(VERSIONS); do $(MAKE) --no-print-directory PYTHON=python$$v test; done
+
+clean:
+	rm -f shim/fastdeepcopy/_engine*.so $(PRELOAD)
+	find . -name __pycache__ -prune -exec rm -rf {} +

@@ -1,0 +1,243 @@
+/* containers.c — native copiers for the exact built-in containers.
+ *
+ * Each mirrors its stdlib counterpart operation by operation, including what
+ * happens when user code (a __deepcopy__ of an item, a key's __hash__) mutates
+ * the container while it is being copied.  The caller (deepcopy.c) performs
+ * the final `memo[id(x)] = y` and keep-alive.
+ */
+#include "fdc.h"
+
+/* Copy one item: the atomic shortcut inline, the rest through the recursion.
+ * `item` is borrowed and must stay alive for the duration (callers hold it). */
+static inline PyObject *
+copy_item(fdc_ctx *ctx, PyObject *item)
+{
+    if (ctx->native != NULL && fdc_is_atomic_type(Py_TYPE(item)) && FDC.atomic_ok) {
+        return Py_NewRef(item);
+    }
+    return fdc_deepcopy_rec(ctx, item);
+}
+
+/* y.append(item) for an exact list, using capacity reserved up front.  Steals
+ * `item`. */
+static int
+list_append_steal(PyObject *y, PyObject *item)
+{
+    PyListObject *l = (PyListObject *)y;
+    Py_ssize_t n = Py_SIZE(l);
+    if (n < l->allocated) {
+        l->ob_item[n] = item;
+        Py_SET_SIZE(l, n + 1);
+        return 0;
+    }
+    int r = PyList_Append(y, item);
+    Py_DECREF(item);
+    return r;
+}
+
+/* An empty list with room for n items (what `[]` plus n appends would hold). */
+static PyObject *
+list_with_capacity(Py_ssize_t n)
+{
+    PyObject *y = PyList_New(n);
+    if (y != NULL) {
+        Py_SET_SIZE(y, 0);
+    }
+    return y;
+}
+
+PyObject *
+fdc_copy_list(fdc_ctx *ctx, PyObject *x)
+{
+    /* y = []; memo[id(x)] = y; for a in x: y.append(deepcopy(a, memo)) */
+    PyObject *y = list_with_capacity(PyList_GET_SIZE(x));
+    if (y == NULL) {
+        return NULL;
+    }
+    if (fdc_memo_set(ctx, x, y) < 0) {
+        goto error;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) {
+        PyObject *item = PyList_GET_ITEM(x, i);
+        Py_INCREF(item);
+        PyObject *c = copy_item(ctx, item);
+        Py_DECREF(item);
+        if (c == NULL || list_append_steal(y, c) < 0) {
+            goto error;
+        }
+    }
+    return y;
+error:
+    Py_DECREF(y);
+    return NULL;
+}
+
+PyObject *
+fdc_copy_dict(fdc_ctx *ctx, PyObject *x)
+{
+    /* y = {}; memo[id(x)] = y
+     * for key, value in x.items(): y[deepcopy(key)] = deepcopy(value)
+     * (the right-hand side, the value, is evaluated first) */
+    Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
+    PyObject *y = _PyDict_NewPresized(used);
+    PyObject *key, *value;
+    if (y == NULL) {
+        return NULL;
+    }
+    if (fdc_memo_set(ctx, x, y) < 0) {
+        goto error;
+    }
+    for (;;) {
+        /* the checks of dict_itemiterator's __next__ */
+        if (PyDict_GET_SIZE(x) != used) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            goto error;
+        }
+        if (!PyDict_Next(x, &pos, &key, &value)) {
+            break;
+        }
+        if (remaining == 0) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary keys changed during iteration");
+            goto error;
+        }
+        remaining--;
+        Py_INCREF(key);
+        Py_INCREF(value);
+        PyObject *cv = copy_item(ctx, value);
+        PyObject *ck = cv ? copy_item(ctx, key) : NULL;
+        Py_DECREF(key);
+        Py_DECREF(value);
+        int r = ck ? PyDict_SetItem(y, ck, cv) : -1;
+        Py_XDECREF(ck);
+        Py_XDECREF(cv);
+        if (r < 0) {
+            goto error;
+        }
+    }
+    return y;
+error:
+    Py_DECREF(y);
+    return NULL;
+}
+
+static int
+tuple_all_atomic(PyObject *x)
+{
+    if (!FDC.atomic_ok) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(x); i++) {
+        if (!fdc_is_atomic_type(Py_TYPE(PyTuple_GET_ITEM(x, i)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* memo[id(x)] as _deepcopy_tuple reads it: 1 hit, 0 KeyError, -1 other error. */
+static int
+tuple_memo_recheck(fdc_ctx *ctx, PyObject *x, PyObject **hit)
+{
+    if (ctx->native != NULL || ctx->pymemo_exact) {
+        return fdc_memo_get(ctx, x, hit);
+    }
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    *hit = PyObject_GetItem(ctx->pymemo, key);
+    Py_DECREF(key);
+    if (*hit != NULL) {
+        return 1;
+    }
+    if (PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyErr_Clear();
+        return 0;
+    }
+    return -1;
+}
+
+PyObject *
+fdc_copy_tuple(fdc_ctx *ctx, PyObject *x)
+{
+    /* y = [deepcopy(a, memo) for a in x]
+     * try: return memo[id(x)] except KeyError: pass
+     * y = x if every item is its own copy else tuple(y) */
+    Py_ssize_t n = PyTuple_GET_SIZE(x);
+    if (ctx->native != NULL && tuple_all_atomic(x)) {
+        /* No memo entry can exist for such a tuple: its copy is itself. */
+        return Py_NewRef(x);
+    }
+    PyObject *y = PyTuple_New(n);
+    if (y == NULL) {
+        return NULL;
+    }
+    int changed = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *item = PyTuple_GET_ITEM(x, i);
+        PyObject *c = copy_item(ctx, item);
+        if (c == NULL) {
+            Py_DECREF(y);
+            return NULL;
+        }
+        changed |= (c != item);
+        PyTuple_SET_ITEM(y, i, c);
+    }
+    PyObject *hit;
+    int r = tuple_memo_recheck(ctx, x, &hit);
+    if (r != 0) {
+        Py_DECREF(y);
+        return r > 0 ? hit : NULL;
+    }
+    if (!changed) {
+        Py_DECREF(y);
+        return Py_NewRef(x);
+    }
+    return y;
+}
+
+PyObject *
+fdc_copy_method(fdc_ctx *ctx, PyObject *x)
+{
+    /* type(x)(x.__func__, deepcopy(x.__self__, memo)) */
+    PyObject *func = Py_NewRef(PyMethod_GET_FUNCTION(x));
+    PyObject *self = Py_NewRef(PyMethod_GET_SELF(x));
+    PyObject *cself = fdc_deepcopy_rec(ctx, self);
+    PyObject *y = cself ? PyMethod_New(func, cself) : NULL;
+    Py_XDECREF(cself);
+    Py_DECREF(self);
+    Py_DECREF(func);
+    return y;
+}
+
+PyObject *
+fdc_copy_set(fdc_ctx *ctx, PyObject *x)
+{
+    /* stdlib goes through set.__reduce_ex__(4): (type(x), (list(x),), None),
+     * then type(x)(deepcopy(list)).  The snapshot list makes the copy immune
+     * to mutation of x; the set is memoized only after its items. */
+    PyObject *items = PySequence_List(x);
+    if (items == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
+        PyObject *item = PyList_GET_ITEM(items, i);
+        PyObject *c = copy_item(ctx, item);
+        if (c == NULL) {
+            Py_DECREF(items);
+            return NULL;
+        }
+        PyList_SET_ITEM(items, i, c);
+        Py_DECREF(item);
+    }
+    PyObject *y = PySet_CheckExact(x) ? PySet_New(items) : PyFrozenSet_New(items);
+    Py_DECREF(items);
+    return y;
+}
+
+PyObject *
+fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x)
+{
+    /* bytearray.__reduce_ex__(4) -> (bytearray, (bytes(x),), None) */
+    return PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x), PyByteArray_GET_SIZE(x));
+}

@@ -1,0 +1,415 @@
+/* deepcopy.c — the recursion of copy.deepcopy: entry, memo, per-object dispatch.
+ *
+ * Mirrors Lib/copy.py's deepcopy() branch by branch:
+ *   memo lookup -> copy._deepcopy_dispatch -> classes are atomic ->
+ *   __deepcopy__ -> copyreg.dispatch_table / __reduce_ex__(4) / __reduce__ ->
+ *   memo[id(x)] = y and the keep-alive, when y is not x.
+ *
+ * The memo is native (memo.c) until Python code needs to see it (a __deepcopy__
+ * method, a user entry of the dispatch table, a caller-supplied memo); from then
+ * on the context works on a real dict with exactly stdlib's operations.
+ */
+#include "fdc.h"
+
+fdc_stats_t FDC_STATS;
+
+/* ---- memo operations ------------------------------------------------------ */
+
+/* Append to an existing keep-alive container: 0 ok, 1 KeyError raised, -1 error. */
+static int
+append_kept(PyObject *kept, PyObject *x)
+{
+    int r;
+    if (PyList_CheckExact(kept)) {
+        r = PyList_Append(kept, x);
+    }
+    else {
+        PyObject *res = PyObject_CallMethodOneArg(kept, FDC.s_append, x);
+        r = res ? 0 : -1;
+        Py_XDECREF(res);
+    }
+    if (r < 0 && PyErr_ExceptionMatches(PyExc_KeyError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    return r;
+}
+
+static int
+pymemo_keep_alive(fdc_ctx *ctx, PyObject *x)
+{
+    /* try: memo[id(memo)].append(x)
+     * except KeyError: memo[id(memo)] = [x] */
+    PyObject *memo = ctx->pymemo, *key = ctx->pymemo_id;
+    PyObject *kept;
+    if (ctx->pymemo_exact) {
+        kept = Py_XNewRef(PyDict_GetItemWithError(memo, key));
+        if (kept == NULL && PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    else {
+        kept = PyObject_GetItem(memo, key);
+        if (kept == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_KeyError)) {
+                return -1;
+            }
+            PyErr_Clear();
+        }
+    }
+    if (kept != NULL) {
+        int r = append_kept(kept, x);
+        Py_DECREF(kept);
+        if (r <= 0) {
+            return r;
+        }
+    }
+    PyObject *list = PyList_New(1);
+    if (list == NULL) {
+        return -1;
+    }
+    Py_INCREF(x);
+    PyList_SET_ITEM(list, 0, x);
+    int r = PyObject_SetItem(memo, key, list);
+    Py_DECREF(list);
+    return r;
+}
+
+int
+fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
+{
+    if (ctx->native != NULL) {
+        PyObject *v = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
+        if (v == NULL) {
+            return 0;
+        }
+        *result = Py_NewRef(v);
+        return 1;
+    }
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    PyObject *v;
+    if (ctx->pymemo_exact) {
+        v = PyDict_GetItemWithError(ctx->pymemo, key);
+        Py_XINCREF(v);
+    }
+    else {
+        /* y = memo.get(d, _nil) */
+        v = PyObject_CallMethodObjArgs(ctx->pymemo, FDC.s_get, key, FDC.nil, NULL);
+        if (v == FDC.nil) {
+            Py_CLEAR(v);
+        }
+    }
+    Py_DECREF(key);
+    if (v == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    *result = v;
+    return 1;
+}
+
+int
+fdc_memo_set(fdc_ctx *ctx, PyObject *x, PyObject *y)
+{
+    if (ctx->native != NULL) {
+        return fdc_memo_store(ctx->native, x, fdc_memo_hash(x), y);
+    }
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    int r = ctx->pymemo_exact ? PyDict_SetItem(ctx->pymemo, key, y)
+                              : PyObject_SetItem(ctx->pymemo, key, y);
+    Py_DECREF(key);
+    return r;
+}
+
+int
+fdc_memo_keep_alive(fdc_ctx *ctx, PyObject *x)
+{
+    if (ctx->native != NULL) {
+        return fdc_memo_keep(ctx->native, x);
+    }
+    return pymemo_keep_alive(ctx, x);
+}
+
+static void
+release_native(fdc_ctx *ctx)
+{
+    fdc_memo *m = ctx->native;
+    ctx->native = NULL;
+    if (m == NULL) {
+        return;
+    }
+    if (ctx->owns_native == FDC_NATIVE_CACHED) {
+        fdc_memo_clear(m);
+        ctx->ts->memo_in_use = 0;
+    }
+    else if (ctx->owns_native == FDC_NATIVE_TEMP) {
+        fdc_memo_free(m);
+        PyMem_Free(m);
+    }
+    ctx->owns_native = 0;
+}
+
+PyObject *
+fdc_memo_expose(fdc_ctx *ctx)
+{
+    if (ctx->pymemo != NULL) {
+        return ctx->pymemo;
+    }
+    PyObject *d = fdc_memo_to_dict(ctx->native);
+    if (d == NULL) {
+        return NULL;
+    }
+    PyObject *id = PyLong_FromVoidPtr(d);
+    if (id == NULL) {
+        Py_DECREF(d);
+        return NULL;
+    }
+    ctx->pymemo = d;
+    ctx->pymemo_id = id;
+    ctx->pymemo_exact = 1;
+    FDC_STATS.memo_exposed++;
+    release_native(ctx);
+    return d;
+}
+
+/* ---- per-object dispatch -------------------------------------------------- */
+
+/* `table.get(key)` for the dispatch tables: new reference, or NULL with or
+ * without an exception (check PyErr_Occurred). */
+PyObject *
+fdc_table_get(PyObject *table, PyObject *key)
+{
+    if (PyDict_CheckExact(table)) {
+        PyObject *v = PyDict_GetItemWithError(table, key);
+        return Py_XNewRef(v);
+    }
+    PyObject *v = PyObject_CallMethodOneArg(table, FDC.s_get, key);
+    if (v == Py_None) {
+        Py_CLEAR(v);
+    }
+    return v;
+}
+
+int
+fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result)
+{
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyObject_GetOptionalAttr(obj, name, result);
+#else
+    return _PyObject_LookupAttr(obj, name, result);
+#endif
+}
+
+static PyObject *
+call_with_memo(fdc_ctx *ctx, PyObject *func, PyObject *x)
+{
+    PyObject *memo = fdc_memo_expose(ctx);
+    if (memo == NULL) {
+        return NULL;
+    }
+    Py_INCREF(memo);   /* the call may replace nothing of ours, but be safe */
+    PyObject *y = x ? PyObject_CallFunctionObjArgs(func, x, memo, NULL)
+                    : PyObject_CallOneArg(func, memo);
+    Py_DECREF(memo);
+    return y;
+}
+
+static PyObject *
+copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
+{
+    PyObject *copier = fdc_table_get(FDC.deepcopy_dispatch, (PyObject *)tp);
+    if (copier != NULL) {
+        FDC_STATS.hook_dispatch++;
+        PyObject *y = call_with_memo(ctx, copier, x);
+        Py_DECREF(copier);
+        return y;
+    }
+    if (PyErr_Occurred()) {
+        return NULL;
+    }
+    if (PyType_IsSubtype(tp, &PyType_Type)) {
+        return Py_NewRef(x);
+    }
+    int kind = fdc_type_kind(tp);
+    if (kind < 0) {
+        return NULL;
+    }
+    if (kind == FDC_KIND_PLAIN) {
+        return fdc_copy_plain(ctx, x);
+    }
+    if (kind == FDC_KIND_SELF) {
+        return Py_NewRef(x);
+    }
+    if (fdc_lookup_attr(x, FDC.s_deepcopy, &copier) < 0) {
+        return NULL;
+    }
+    if (copier != NULL) {
+        FDC_STATS.hook_deepcopy++;
+        PyObject *y = call_with_memo(ctx, copier, NULL);
+        Py_DECREF(copier);
+        return y;
+    }
+    return fdc_copy_via_reduce(ctx, x, 1);
+}
+
+static PyObject *
+copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
+{
+    if (tp == &PyList_Type && FDC.list_ok) {
+        return fdc_copy_list(ctx, x);
+    }
+    if (tp == &PyDict_Type && FDC.dict_ok) {
+        return fdc_copy_dict(ctx, x);
+    }
+    if (tp == &PyTuple_Type && FDC.tuple_ok) {
+        return fdc_copy_tuple(ctx, x);
+    }
+    if ((tp == &PySet_Type && FDC.set_ok) || (tp == &PyFrozenSet_Type && FDC.frozenset_ok)) {
+        return fdc_copy_set(ctx, x);
+    }
+    if (tp == &PyByteArray_Type && FDC.bytearray_ok) {
+        return fdc_copy_bytearray(ctx, x);
+    }
+    if (tp == &PyMethod_Type && FDC.method_ok) {
+        return fdc_copy_method(ctx, x);
+    }
+    return copy_generic(ctx, x, tp);
+}
+
+/* Everything after the memo lookup missed: copy, then memoize as stdlib does. */
+static PyObject *
+copy_and_memoize(fdc_ctx *ctx, PyObject *x)
+{
+    if (fdc_enter_recursion(ctx) < 0) {
+        return NULL;
+    }
+    PyObject *y = copy_by_type(ctx, x, Py_TYPE(x));
+    fdc_leave_recursion();
+    if (y == NULL) {
+        return NULL;
+    }
+    if (y != x) {
+        if (fdc_memo_set(ctx, x, y) < 0 || fdc_memo_keep_alive(ctx, x) < 0) {
+            Py_DECREF(y);
+            return NULL;
+        }
+    }
+    /* User code may have changed the dispatch tables. */
+    if (fdc_env_refresh() < 0) {
+        Py_DECREF(y);
+        return NULL;
+    }
+    return y;
+}
+
+PyObject *
+fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
+{
+    FDC_STATS.objects++;
+    if (ctx->native != NULL) {
+        if (fdc_is_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
+            return Py_NewRef(x);
+        }
+        PyObject *hit = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
+        if (hit != NULL) {
+            return Py_NewRef(hit);
+        }
+    }
+    else {
+        PyObject *hit;
+        int r = fdc_memo_get(ctx, x, &hit);
+        if (r != 0) {
+            return r > 0 ? hit : NULL;
+        }
+        if (fdc_is_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
+            return Py_NewRef(x);
+        }
+    }
+    return copy_and_memoize(ctx, x);
+}
+
+/* ---- top-level entry ------------------------------------------------------ */
+
+static void
+ctx_finish(fdc_ctx *ctx)
+{
+    release_native(ctx);
+    Py_CLEAR(ctx->pymemo);
+    Py_CLEAR(ctx->pymemo_id);
+}
+
+static int
+ctx_start_native(fdc_ctx *ctx)
+{
+    fdc_tstate *ts = ctx->ts;
+    if (!ts->memo_in_use) {
+        ts->memo_in_use = 1;
+        ctx->native = &ts->memo;
+        ctx->owns_native = FDC_NATIVE_CACHED;
+        return 0;
+    }
+    /* A copy is already running on this thread (we were called from a hook
+     * without a memo): use an independent, temporary memo. */
+    fdc_memo *m = PyMem_Malloc(sizeof(fdc_memo));
+    if (m == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    fdc_memo_init(m);
+    ctx->native = m;
+    ctx->owns_native = FDC_NATIVE_TEMP;
+    return 0;
+}
+
+static int
+ctx_start_python(fdc_ctx *ctx, PyObject *memo)
+{
+    PyObject *id = PyLong_FromVoidPtr(memo);
+    if (id == NULL) {
+        return -1;
+    }
+    ctx->pymemo = Py_NewRef(memo);
+    ctx->pymemo_id = id;
+    ctx->pymemo_exact = PyDict_CheckExact(memo);
+    return 0;
+}
+
+PyObject *
+fdc_deepcopy_entry(PyObject *x, PyObject *memo)
+{
+    FDC_STATS.calls++;
+    if (fdc_env_refresh() < 0) {
+        return NULL;
+    }
+    int no_memo = (memo == NULL || memo == Py_None);
+    if (no_memo && fdc_is_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
+        return Py_NewRef(x);
+    }
+    fdc_ctx ctx = {0};
+    ctx.ts = fdc_tstate_get();
+    if (ctx.ts == NULL) {
+        return NULL;
+    }
+    int r;
+    if (no_memo) {
+        FDC_STATS.toplevel++;
+        r = ctx_start_native(&ctx);
+    }
+    else {
+        r = ctx_start_python(&ctx, memo);
+    }
+    if (r < 0) {
+        return NULL;
+    }
+    PyObject *y = fdc_deepcopy_rec(&ctx, x);
+    ctx_finish(&ctx);
+    if (y == NULL) {
+        FDC_STATS.errors++;
+    }
+    return y;
+}

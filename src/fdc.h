@@ -1,0 +1,176 @@
+/* fdc.h — shared declarations of the fastdeepcopy engine.
+ *
+ * Ownership conventions used throughout: a function returning PyObject* returns a
+ * NEW reference (or NULL with an exception set) unless its comment says
+ * "borrowed".  Functions returning int return 0 on success and -1 with an
+ * exception set on failure, unless documented otherwise.
+ */
+#ifndef FDC_H
+#define FDC_H
+
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#if PY_VERSION_HEX < 0x030A0000 || PY_VERSION_HEX >= 0x030E0000
+#error "fastdeepcopy supports CPython 3.10 to 3.13"
+#endif
+#ifdef Py_GIL_DISABLED
+#error "free-threaded builds are not supported"
+#endif
+
+#include "memo.h"
+
+/* ---- interpreter-wide references, filled at import (env.c) ---------------- */
+typedef struct {
+    PyObject *copy_module;        /* the stdlib `copy` module */
+    PyObject *copy_dict;          /* borrowed: copy.__dict__ */
+    PyObject *copyreg_module;
+    PyObject *copyreg_dict;       /* borrowed: copyreg.__dict__ */
+
+    /* Snapshot of module globals, refreshed when a watched dict changes. */
+    PyObject *deepcopy_dispatch;  /* copy._deepcopy_dispatch */
+    PyObject *reduce_table;       /* copy.dispatch_table (copyreg's) */
+    PyObject *copy_error;         /* copy.Error */
+    PyObject *reconstruct;        /* copy._reconstruct */
+    PyObject *newobj;             /* copyreg.__newobj__ */
+    PyObject *deepcopy_atomic;    /* copy._deepcopy_atomic */
+    PyObject *deepcopy_list;      /* copy._deepcopy_list */
+    PyObject *deepcopy_tuple;     /* copy._deepcopy_tuple */
+    PyObject *deepcopy_dict;      /* copy._deepcopy_dict */
+    PyObject *deepcopy_method;    /* copy._deepcopy_method */
+
+    /* Which native fast paths agree with the dispatch tables right now. */
+    int atomic_ok;       /* every atomic type maps to _deepcopy_atomic */
+    int list_ok, tuple_ok, dict_ok, method_ok;
+    int set_ok, frozenset_ok, bytearray_ok;   /* absent from both tables */
+    int newobj_ok;       /* copyreg.__newobj__ is the one object.__reduce_ex__ names */
+
+    uint64_t epoch;               /* bumped on every refresh */
+    uint64_t versions[4];         /* dict versions the snapshot was taken at */
+    PyObject *watched[4];         /* borrowed: the dicts whose versions we track */
+
+    /* interned strings */
+    PyObject *s_deepcopy, *s_reduce_ex, *s_reduce, *s_setstate, *s_dict,
+             *s_update, *s_items, *s_append, *s_get, *s_copy, *s_replace,
+             *s_slotnames, *s_getstate, *s_getnewargs, *s_getnewargs_ex;
+    PyObject *empty_tuple;
+    PyObject *four;               /* the int 4 (protocol for __reduce_ex__) */
+    PyObject *copy_dispatch;      /* copy._copy_dispatch */
+    PyObject *nil;                /* private sentinel for memo.get(d, nil) */
+    PyObject *star_call1;         /* lazily compiled `lambda f, r: f(*r)` */
+    PyObject *star_call3;         /* lazily compiled `lambda f, a, b, r: f(a, b, *r)` */
+    PyObject *enum_deepcopy;      /* enum.Enum.__deepcopy__ when enum is loaded */
+    PyObject *enum_module_seen;   /* the enum module object enum_deepcopy came from */
+} fdc_env;
+
+extern fdc_env FDC;
+
+int fdc_env_init(void);
+/* Re-read the module globals when one of the watched dicts changed. */
+int fdc_env_refresh_slow(void);
+uint64_t fdc_dict_version(PyObject *dict);
+
+static inline int
+fdc_env_refresh(void)
+{
+    for (int i = 0; i < 4; i++) {
+        if (fdc_dict_version(FDC.watched[i]) != FDC.versions[i]) {
+            return fdc_env_refresh_slow();
+        }
+    }
+    return 0;
+}
+
+/* ---- statistics (stats.c) ------------------------------------------------- */
+typedef struct {
+    uint64_t calls;           /* every entry into deepcopy() */
+    uint64_t toplevel;        /* entries with no caller memo and no copy running */
+    uint64_t objects;         /* objects visited (memo hits included) */
+    uint64_t memo_exposed;    /* native memo handed to Python code as a dict */
+    uint64_t hook_deepcopy;   /* __deepcopy__ methods called */
+    uint64_t hook_dispatch;   /* user entries of copy._deepcopy_dispatch called */
+    uint64_t reduce_calls;    /* objects copied through __reduce_ex__/__reduce__ */
+    uint64_t reconstruct_py;  /* malformed reduce values handed to copy._reconstruct */
+    uint64_t errors;          /* top-level calls that raised */
+} fdc_stats_t;
+
+extern fdc_stats_t FDC_STATS;
+PyObject *fdc_stats_as_dict(void);
+void fdc_stats_reset(void);
+
+/* ---- the copy context (deepcopy.c) ---------------------------------------- */
+typedef struct fdc_tstate fdc_tstate;
+
+enum { FDC_NATIVE_NONE = 0, FDC_NATIVE_CACHED = 1, FDC_NATIVE_TEMP = 2 };
+
+typedef struct {
+    fdc_memo *native;     /* native memo, or NULL once in Python-memo mode */
+    PyObject *pymemo;     /* Python memo object (owned), NULL in native mode */
+    PyObject *pymemo_id;  /* id(pymemo) as an int (owned), for _keep_alive */
+    int pymemo_exact;     /* PyDict_CheckExact(pymemo) */
+    fdc_tstate *ts;       /* the thread's state (owns the cached native memo) */
+    int owns_native;      /* native memo must be released by this context */
+} fdc_ctx;
+
+PyObject *fdc_deepcopy_entry(PyObject *x, PyObject *memo);
+PyObject *fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_shallow_copy(PyObject *x);
+
+PyObject *fdc_table_get(PyObject *table, PyObject *key);  /* new ref / NULL (+err?) */
+int fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result); /* getattr(o, n, None) */
+
+/* Memo operations, dispatching on the context's mode. */
+int fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result); /* 1 hit (new ref), 0 miss, -1 err */
+int fdc_memo_set(fdc_ctx *ctx, PyObject *x, PyObject *y);
+int fdc_memo_keep_alive(fdc_ctx *ctx, PyObject *x);
+/* Return the memo as a Python object (borrowed), switching to Python mode. */
+PyObject *fdc_memo_expose(fdc_ctx *ctx);
+
+/* containers.c: each returns a new reference (or NULL); memo handling included
+ * exactly as the stdlib copier does it (the caller does the final memo[d] = y). */
+PyObject *fdc_copy_list(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_copy_dict(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_copy_tuple(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_copy_method(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_copy_set(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x);
+
+/* reduce.c */
+PyObject *fdc_copy_via_reduce(fdc_ctx *ctx, PyObject *x, int deep);
+PyObject *fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep);
+int fdc_unpack2(PyObject *obj, PyObject **a, PyObject **b);
+PyObject *fdc_call_star(PyObject *func, PyObject *args);
+
+/* typecache.c */
+enum {
+    FDC_KIND_GENERIC = 0,  /* full stdlib protocol */
+    FDC_KIND_PLAIN = 1,    /* object.__reduce_ex__ with default state, no hooks */
+    FDC_KIND_SELF = 2,     /* __deepcopy__ is enum's `return self` */
+};
+int fdc_type_kind(PyTypeObject *tp);
+PyObject *fdc_copy_plain(fdc_ctx *ctx, PyObject *x);
+
+/* tstate.c */
+struct fdc_tstate {
+    fdc_memo memo;        /* the cached native memo of this thread */
+    int memo_in_use;      /* explicit flag: is `memo` serving a call right now? */
+    char *stack_limit;    /* raise RecursionError below this address */
+};
+fdc_tstate *fdc_tstate_get(void);   /* borrowed; NULL with exception on failure */
+
+/* Recursion guard: both CPython's counter and a native stack-address check. */
+int fdc_enter_recursion(fdc_ctx *ctx);
+void fdc_leave_recursion(void);
+
+/* atomic types of copy._deepcopy_dispatch (env.c has the full list) */
+int fdc_is_rare_atomic_type(PyTypeObject *tp);
+static inline int
+fdc_is_atomic_type(PyTypeObject *tp)
+{
+    return tp == &PyLong_Type || tp == &PyUnicode_Type || tp == &PyFloat_Type ||
+           tp == Py_TYPE(Py_None) || tp == &PyBool_Type || tp == &PyBytes_Type ||
+           fdc_is_rare_atomic_type(tp);
+}
+
+#endif

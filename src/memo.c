@@ -1,0 +1,233 @@
+/* memo.c — the native memo table (see memo.h). */
+#include "memo.h"
+#include <string.h>
+
+#define FDC_MEMO_MIN_ENTRIES 16
+/* After a call, a table that grew beyond this many entries is freed rather than
+ * kept, so one huge copy does not make later small copies pay for its size. */
+#define FDC_MEMO_RETAIN_ENTRIES 4096
+#define FDC_KEEP_RETAIN 4096
+
+void
+fdc_memo_init(fdc_memo *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->keep_first_at = -1;
+}
+
+static void
+index_insert(int32_t *index, size_t mask, size_t hash, int32_t ix)
+{
+    size_t i = hash & mask;
+    while (index[i] != 0) {
+        i = (i + 1) & mask;
+    }
+    index[i] = ix;
+}
+
+static int
+memo_grow(fdc_memo *m)
+{
+    Py_ssize_t new_cap = m->capacity ? m->capacity * 2 : FDC_MEMO_MIN_ENTRIES;
+    size_t new_slots = (size_t)new_cap * 2;
+    if ((size_t)new_cap > (size_t)INT32_MAX / 2) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    fdc_memo_entry *entries = PyMem_Realloc(m->entries, sizeof(fdc_memo_entry) * (size_t)new_cap);
+    if (entries == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    m->entries = entries;
+    int32_t *index = PyMem_Calloc(new_slots, sizeof(int32_t));
+    if (index == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    PyMem_Free(m->index);
+    m->index = index;
+    m->mask = new_slots - 1;
+    m->capacity = new_cap;
+    for (Py_ssize_t k = 0; k < m->used; k++) {
+        index_insert(index, m->mask, fdc_memo_hash(entries[k].key), (int32_t)(k + 1));
+    }
+    return 0;
+}
+
+int
+fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value)
+{
+    if (m->used > 0) {
+        size_t i = hash & m->mask;
+        for (;;) {
+            int32_t ix = m->index[i];
+            if (ix == 0) {
+                break;
+            }
+            fdc_memo_entry *e = &m->entries[ix - 1];
+            if (e->key == key) {
+                PyObject *old = e->value;
+                Py_INCREF(value);
+                e->value = value;
+                Py_DECREF(old);
+                return 0;
+            }
+            i = (i + 1) & m->mask;
+        }
+    }
+    if (m->used == m->capacity && memo_grow(m) < 0) {
+        return -1;
+    }
+    fdc_memo_entry *e = &m->entries[m->used];
+    e->key = key;
+    Py_INCREF(value);
+    e->value = value;
+    m->used++;
+    index_insert(m->index, m->mask, hash, (int32_t)m->used);
+    return 0;
+}
+
+int
+fdc_memo_keep(fdc_memo *m, PyObject *obj)
+{
+    if (m->keep_used == m->keep_capacity) {
+        Py_ssize_t new_cap = m->keep_capacity ? m->keep_capacity * 2 : 16;
+        PyObject **keep = PyMem_Realloc(m->keep, sizeof(PyObject *) * (size_t)new_cap);
+        if (keep == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        m->keep = keep;
+        m->keep_capacity = new_cap;
+    }
+    if (m->keep_first_at < 0) {
+        m->keep_first_at = m->used;
+    }
+    Py_INCREF(obj);
+    m->keep[m->keep_used++] = obj;
+    return 0;
+}
+
+/* Zero the index slots of the used entries, newest first: with linear probing an
+ * entry's probe run only crosses entries inserted before it, so removing in
+ * reverse order never cuts a run that is still needed. */
+static void
+index_clear_used(fdc_memo *m)
+{
+    if ((size_t)m->used * 8 >= m->mask + 1) {
+        memset(m->index, 0, sizeof(int32_t) * (m->mask + 1));
+        return;
+    }
+    for (Py_ssize_t k = m->used - 1; k >= 0; k--) {
+        size_t i = fdc_memo_hash(m->entries[k].key) & m->mask;
+        while (m->index[i] != (int32_t)(k + 1)) {
+            i = (i + 1) & m->mask;
+        }
+        m->index[i] = 0;
+    }
+}
+
+void
+fdc_memo_clear(fdc_memo *m)
+{
+    Py_ssize_t used = m->used, keep_used = m->keep_used;
+    if (used > 0) {
+        index_clear_used(m);
+    }
+    /* Reset the counters before any decref: a destructor may run Python code. */
+    m->used = 0;
+    m->keep_used = 0;
+    m->keep_first_at = -1;
+    fdc_memo_entry *entries = m->entries;
+    PyObject **keep = m->keep;
+    /* Detach big arrays before releasing the references they hold. */
+    int big = m->capacity > FDC_MEMO_RETAIN_ENTRIES || m->keep_capacity > FDC_KEEP_RETAIN;
+    if (big) {
+        m->entries = NULL;
+        m->keep = NULL;
+        PyMem_Free(m->index);
+        m->index = NULL;
+        m->capacity = m->keep_capacity = 0;
+        m->mask = 0;
+    }
+    for (Py_ssize_t k = 0; k < used; k++) {
+        Py_DECREF(entries[k].value);
+    }
+    for (Py_ssize_t k = 0; k < keep_used; k++) {
+        Py_DECREF(keep[k]);
+    }
+    if (big) {
+        PyMem_Free(entries);
+        PyMem_Free(keep);
+    }
+}
+
+void
+fdc_memo_free(fdc_memo *m)
+{
+    fdc_memo_clear(m);
+    PyMem_Free(m->entries);
+    PyMem_Free(m->index);
+    PyMem_Free(m->keep);
+    fdc_memo_init(m);
+}
+
+static int
+dict_set_id(PyObject *d, const void *key, PyObject *value)
+{
+    PyObject *k = PyLong_FromVoidPtr((void *)key);
+    if (k == NULL) {
+        return -1;
+    }
+    int r = PyDict_SetItem(d, k, value);
+    Py_DECREF(k);
+    return r;
+}
+
+static PyObject *
+keep_as_list(const fdc_memo *m)
+{
+    PyObject *list = PyList_New(m->keep_used);
+    if (list == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < m->keep_used; k++) {
+        Py_INCREF(m->keep[k]);
+        PyList_SET_ITEM(list, k, m->keep[k]);
+    }
+    return list;
+}
+
+PyObject *
+fdc_memo_to_dict(const fdc_memo *m)
+{
+    PyObject *d = PyDict_New();
+    if (d == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k <= m->used; k++) {
+        if (k == m->keep_first_at) {
+            PyObject *list = keep_as_list(m);
+            if (list == NULL || dict_set_id(d, d, list) < 0) {
+                Py_XDECREF(list);
+                Py_DECREF(d);
+                return NULL;
+            }
+            Py_DECREF(list);
+        }
+        if (k < m->used && dict_set_id(d, m->entries[k].key, m->entries[k].value) < 0) {
+            Py_DECREF(d);
+            return NULL;
+        }
+    }
+    return d;
+}
+
+size_t
+fdc_memo_bytes(const fdc_memo *m)
+{
+    return sizeof(fdc_memo_entry) * (size_t)m->capacity +
+           sizeof(int32_t) * (m->capacity ? m->mask + 1 : 0) +
+           sizeof(PyObject *) * (size_t)m->keep_capacity;
+}

@@ -1,0 +1,180 @@
+/* module.c — the extension module fastdeepcopy._engine: its Python entry points. */
+#include "fdc.h"
+
+int fdc_patch_init(PyObject *module);
+
+/* Parse deepcopy's signature: deepcopy(x, memo=None, _nil=[]) */
+static int
+parse_deepcopy_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
+                    PyObject **x, PyObject **memo)
+{
+    static const char *const names[] = {"x", "memo", "_nil"};
+    PyObject *slots[3] = {NULL, NULL, NULL};
+    if (nargs > 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "deepcopy() takes from 1 to 3 positional arguments but %zd were given",
+                     nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        slots[i] = args[i];
+    }
+    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
+        int found = 0;
+        for (int i = 0; i < 3; i++) {
+            if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
+                if (slots[i] != NULL) {
+                    PyErr_Format(PyExc_TypeError,
+                                 "deepcopy() got multiple values for argument '%s'", names[i]);
+                    return -1;
+                }
+                slots[i] = args[nargs + k];
+                found = 1;
+            }
+        }
+        if (!found) {
+            PyErr_Format(PyExc_TypeError,
+                         "deepcopy() got an unexpected keyword argument '%U'", name);
+            return -1;
+        }
+    }
+    if (slots[0] == NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "deepcopy() missing 1 required positional argument: 'x'");
+        return -1;
+    }
+    *x = slots[0];
+    *memo = slots[1];
+    return 0;
+}
+
+/* The vectorcall of a patched copy.deepcopy function object (see patch.c). */
+PyObject *
+fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                        PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *x, *memo;
+    if (nargs == 1 && kwnames == NULL) {
+        return fdc_deepcopy_entry(args[0], NULL);
+    }
+    if (parse_deepcopy_args(args, nargs, kwnames, &x, &memo) < 0) {
+        return NULL;
+    }
+    return fdc_deepcopy_entry(x, memo);
+}
+
+static PyObject *
+py_deepcopy(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return fdc_deepcopy_vectorcall(module, args, (size_t)nargs, kwnames);
+}
+
+static PyObject *
+py_copy(PyObject *module, PyObject *x)
+{
+    return fdc_shallow_copy(x);
+}
+
+#if PY_VERSION_HEX >= 0x030D0000
+/* copy.replace(obj, /, **changes) */
+static PyObject *
+py_replace(PyObject *module, PyObject *args, PyObject *kwargs)
+{
+    if (PyTuple_GET_SIZE(args) != 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "replace() takes 1 positional argument but %zd were given",
+                     PyTuple_GET_SIZE(args));
+        return NULL;
+    }
+    PyObject *obj = PyTuple_GET_ITEM(args, 0);
+    PyObject *cls = PyObject_GetAttrString(obj, "__class__");
+    if (cls == NULL) {
+        return NULL;
+    }
+    PyObject *func;
+    if (fdc_lookup_attr(cls, FDC.s_replace, &func) < 0) {
+        Py_DECREF(cls);
+        return NULL;
+    }
+    if (func == NULL || func == Py_None) {
+        Py_XDECREF(func);
+        PyObject *name = PyObject_GetAttrString(cls, "__name__");
+        if (name != NULL) {
+            PyErr_Format(PyExc_TypeError, "replace() does not support %S objects", name);
+            Py_DECREF(name);
+        }
+        Py_DECREF(cls);
+        return NULL;
+    }
+    Py_DECREF(cls);
+    PyObject *res = PyObject_Call(func, args, kwargs);
+    Py_DECREF(func);
+    return res;
+}
+#endif
+
+static PyObject *
+py_stats(PyObject *module, PyObject *unused)
+{
+    return fdc_stats_as_dict();
+}
+
+static PyObject *
+py_reset_stats(PyObject *module, PyObject *unused)
+{
+    fdc_stats_reset();
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+py_memo_bytes(PyObject *module, PyObject *unused)
+{
+    fdc_tstate *ts = fdc_tstate_get();
+    if (ts == NULL) {
+        return NULL;
+    }
+    return PyLong_FromSize_t(fdc_memo_bytes(&ts->memo));
+}
+
+static PyMethodDef engine_methods[] = {
+    {"deepcopy", (PyCFunction)(void (*)(void))py_deepcopy, METH_FASTCALL | METH_KEYWORDS,
+     "deepcopy(x, memo=None, _nil=[])\n--\n\nDeep copy operation on arbitrary Python objects."},
+    {"copy", py_copy, METH_O, "copy(x)\n--\n\nShallow copy operation on arbitrary Python objects."},
+#if PY_VERSION_HEX >= 0x030D0000
+    {"replace", (PyCFunction)(void (*)(void))py_replace, METH_VARARGS | METH_KEYWORDS,
+     "replace(obj, /, **changes)\n--\n\nReturn a new object replacing specified fields."},
+#endif
+    {"stats", py_stats, METH_NOARGS, "Counters of this process."},
+    {"reset_stats", py_reset_stats, METH_NOARGS, "Zero the counters."},
+    {"_memo_bytes", py_memo_bytes, METH_NOARGS, "Bytes retained by this thread's memo."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef engine_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "fastdeepcopy._engine",
+    .m_doc = "C implementation of copy.deepcopy and copy.copy.",
+    .m_size = -1,
+    .m_methods = engine_methods,
+};
+
+PyMODINIT_FUNC
+PyInit__engine(void)
+{
+    if (FDC.copy_module == NULL && fdc_env_init() < 0) {
+        return NULL;
+    }
+    PyObject *m = PyModule_Create(&engine_module);
+    if (m == NULL) {
+        return NULL;
+    }
+    if (PyModule_AddObjectRef(m, "Error", FDC.copy_error) < 0 ||
+        fdc_patch_init(m) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

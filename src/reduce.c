@@ -1,0 +1,432 @@
+/* reduce.c — the __reduce_ex__/__reduce__ path and copy._reconstruct, natively.
+ *
+ * Every step is the stdlib's, in its order, with its error messages.  Reduce
+ * values of an unusual shape (not a tuple of 2 to 5 items) are handed to
+ * copy._reconstruct itself, with the memo exposed as a dict, so that even
+ * their error messages are the stdlib's.
+ */
+#include "fdc.h"
+
+/* ---- helpers that reproduce Python-level call shapes ---------------------- */
+
+static PyObject *
+compile_lambda(const char *src)
+{
+    PyObject *code = Py_CompileString(src, "<fastdeepcopy>", Py_eval_input);
+    if (code == NULL) {
+        return NULL;
+    }
+    PyObject *globals = PyDict_New();
+    if (globals == NULL ||
+        PyDict_SetItemString(globals, "__builtins__", PyEval_GetBuiltins()) < 0) {
+        Py_XDECREF(globals);
+        Py_DECREF(code);
+        return NULL;
+    }
+    PyObject *fn = PyEval_EvalCode(code, globals, globals);
+    Py_DECREF(globals);
+    Py_DECREF(code);
+    return fn;
+}
+
+/* func(*args), with CPython's own message when args is not iterable. */
+PyObject *
+fdc_call_star(PyObject *func, PyObject *args)
+{
+    if (PyTuple_CheckExact(args)) {
+        return PyObject_Call(func, args, NULL);
+    }
+    if (PyList_CheckExact(args)) {
+        PyObject *t = PyList_AsTuple(args);
+        if (t == NULL) {
+            return NULL;
+        }
+        PyObject *r = PyObject_Call(func, t, NULL);
+        Py_DECREF(t);
+        return r;
+    }
+    if (FDC.star_call1 == NULL && !(FDC.star_call1 = compile_lambda("lambda f, r: f(*r)"))) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(FDC.star_call1, func, args, NULL);
+}
+
+/* copy._reconstruct(x, memo, *rv) for reduce values of unusual shape. */
+static PyObject *
+reconstruct_in_python(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
+{
+    if (FDC.star_call3 == NULL &&
+        !(FDC.star_call3 = compile_lambda("lambda f, a, b, r: f(a, b, *r)"))) {
+        return NULL;
+    }
+    PyObject *memo = Py_None;
+    if (deep && (memo = fdc_memo_expose(ctx)) == NULL) {
+        return NULL;
+    }
+    FDC_STATS.reconstruct_py++;
+    Py_INCREF(memo);
+    PyObject *r = PyObject_CallFunctionObjArgs(FDC.star_call3, FDC.reconstruct, x, memo, rv, NULL);
+    Py_DECREF(memo);
+    return r;
+}
+
+/* `a, b = obj`: 0 with two new references, or -1 with CPython's message. */
+int
+fdc_unpack2(PyObject *obj, PyObject **a, PyObject **b)
+{
+    *a = *b = NULL;
+    if ((PyTuple_CheckExact(obj) && PyTuple_GET_SIZE(obj) == 2) ||
+        (PyList_CheckExact(obj) && PyList_GET_SIZE(obj) == 2)) {
+        PyObject **items = PySequence_Fast_ITEMS(obj);
+        *a = Py_NewRef(items[0]);
+        *b = Py_NewRef(items[1]);
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(obj);
+    if (it == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError) &&
+            Py_TYPE(obj)->tp_iter == NULL && !PySequence_Check(obj)) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "cannot unpack non-iterable %.200s object",
+                         Py_TYPE(obj)->tp_name);
+        }
+        return -1;
+    }
+    PyObject *got[2] = {NULL, NULL};
+    int n = 0;
+    for (; n < 2; n++) {
+        got[n] = PyIter_Next(it);
+        if (got[n] == NULL) {
+            break;
+        }
+    }
+    if (n < 2) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_ValueError,
+                         "not enough values to unpack (expected 2, got %d)", n);
+        }
+        goto fail;
+    }
+    PyObject *extra = PyIter_Next(it);
+    if (extra != NULL) {
+        Py_DECREF(extra);
+        PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
+        goto fail;
+    }
+    if (PyErr_Occurred()) {
+        goto fail;
+    }
+    Py_DECREF(it);
+    *a = got[0];
+    *b = got[1];
+    return 0;
+fail:
+    Py_XDECREF(got[0]);
+    Py_XDECREF(got[1]);
+    Py_DECREF(it);
+    return -1;
+}
+
+/* ---- the reduce value ----------------------------------------------------- */
+
+static PyObject *
+call_reductor(PyObject *x, PyTypeObject *cls, int deep)
+{
+    PyObject *reductor = fdc_table_get(FDC.reduce_table, (PyObject *)cls);
+    PyObject *rv;
+    if (reductor != NULL) {
+        rv = PyObject_CallOneArg(reductor, x);
+        Py_DECREF(reductor);
+        return rv;
+    }
+    if (PyErr_Occurred() || fdc_lookup_attr(x, FDC.s_reduce_ex, &reductor) < 0) {
+        return NULL;
+    }
+    if (reductor != NULL) {
+        rv = PyObject_CallOneArg(reductor, FDC.four);
+        Py_DECREF(reductor);
+        return rv;
+    }
+    if (fdc_lookup_attr(x, FDC.s_reduce, &reductor) < 0) {
+        return NULL;
+    }
+    int truth = reductor ? PyObject_IsTrue(reductor) : 0;
+    if (truth > 0) {
+        rv = PyObject_CallNoArgs(reductor);
+        Py_DECREF(reductor);
+        return rv;
+    }
+    Py_XDECREF(reductor);
+    if (truth == 0) {
+        PyErr_Format(FDC.copy_error, deep ? "un(deep)copyable object of type %S"
+                                          : "un(shallow)copyable object of type %S",
+                     (PyObject *)cls);
+    }
+    return NULL;
+}
+
+PyObject *
+fdc_copy_via_reduce(fdc_ctx *ctx, PyObject *x, int deep)
+{
+    FDC_STATS.reduce_calls++;
+    PyObject *rv = call_reductor(x, Py_TYPE(x), deep);
+    if (rv == NULL) {
+        return NULL;
+    }
+    PyObject *y;
+    if (PyUnicode_Check(rv)) {
+        y = Py_NewRef(x);
+    }
+    else {
+        y = fdc_reconstruct(ctx, x, rv, deep);
+    }
+    Py_DECREF(rv);
+    return y;
+}
+
+/* ---- _reconstruct ----------------------------------------------------------- */
+
+/* y = func(*args), calling tp_new directly for copyreg.__newobj__(cls, ...) */
+static PyObject *
+construct(PyObject *func, PyObject *args)
+{
+    if (func == FDC.newobj && FDC.newobj_ok && PyTuple_CheckExact(args) &&
+        PyTuple_GET_SIZE(args) >= 1 && PyType_Check(PyTuple_GET_ITEM(args, 0))) {
+        PyTypeObject *cls = (PyTypeObject *)PyTuple_GET_ITEM(args, 0);
+        if (cls->tp_new != NULL) {
+            PyObject *rest = PyTuple_GetSlice(args, 1, PyTuple_GET_SIZE(args));
+            if (rest == NULL) {
+                return NULL;
+            }
+            PyObject *y = cls->tp_new(cls, rest, NULL);
+            Py_DECREF(rest);
+            return y;
+        }
+    }
+    return fdc_call_star(func, args);
+}
+
+static PyObject *
+call_method1(PyObject *obj, PyObject *name, PyObject *arg)
+{
+    return PyObject_CallMethodOneArg(obj, name, arg);
+}
+
+/* for key, value in slotstate.items(): setattr(y, key, value) */
+static int
+set_slot_state(PyObject *y, PyObject *slotstate)
+{
+    PyObject *items = PyObject_CallMethodNoArgs(slotstate, FDC.s_items);
+    if (items == NULL) {
+        return -1;
+    }
+    PyObject *it = PyObject_GetIter(items);
+    Py_DECREF(items);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *pair;
+    while ((pair = PyIter_Next(it)) != NULL) {
+        PyObject *k, *v;
+        int r = fdc_unpack2(pair, &k, &v);
+        Py_DECREF(pair);
+        if (r == 0) {
+            r = PyObject_SetAttr(y, k, v);
+            Py_DECREF(k);
+            Py_DECREF(v);
+        }
+        if (r < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* y.__dict__.update(state) */
+static int
+update_instance_dict(PyObject *y, PyObject *state)
+{
+    PyObject *d = PyObject_GetAttr(y, FDC.s_dict);
+    if (d == NULL) {
+        return -1;
+    }
+    int r;
+    if (PyDict_CheckExact(d) && PyDict_CheckExact(state)) {
+        r = PyDict_Update(d, state);
+    }
+    else {
+        PyObject *res = call_method1(d, FDC.s_update, state);
+        r = res ? 0 : -1;
+        Py_XDECREF(res);
+    }
+    Py_DECREF(d);
+    return r;
+}
+
+int
+fdc_set_state(PyObject *y, PyObject *state)
+{
+    PyObject *setstate;
+    if (fdc_lookup_attr(y, FDC.s_setstate, &setstate) < 0) {
+        return -1;
+    }
+    if (setstate != NULL) {
+        /* hasattr(y, '__setstate__') then y.__setstate__(state): two lookups */
+        Py_DECREF(setstate);
+        PyObject *res = call_method1(y, FDC.s_setstate, state);
+        Py_XDECREF(res);
+        return res ? 0 : -1;
+    }
+    PyObject *dictstate = state, *slotstate = NULL;
+    int r = 0;
+    if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) == 2) {
+        if (fdc_unpack2(state, &dictstate, &slotstate) < 0) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(dictstate);
+    }
+    if (dictstate != Py_None) {
+        r = update_instance_dict(y, dictstate);
+    }
+    if (r == 0 && slotstate != NULL && slotstate != Py_None) {
+        r = set_slot_state(y, slotstate);
+    }
+    Py_DECREF(dictstate);
+    Py_XDECREF(slotstate);
+    return r;
+}
+
+static PyObject *
+maybe_deepcopy(fdc_ctx *ctx, PyObject *obj, int deep)
+{
+    return deep ? fdc_deepcopy_rec(ctx, obj) : Py_NewRef(obj);
+}
+
+static int
+append_item(PyObject *y, PyObject *item)
+{
+    if (PyList_CheckExact(y)) {
+        return PyList_Append(y, item);
+    }
+    PyObject *res = call_method1(y, FDC.s_append, item);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+static int
+fill_list_items(fdc_ctx *ctx, PyObject *y, PyObject *listiter, int deep)
+{
+    PyObject *it = PyObject_GetIter(listiter);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *c = maybe_deepcopy(ctx, item, deep);
+        Py_DECREF(item);
+        int r = c ? append_item(y, c) : -1;
+        Py_XDECREF(c);
+        if (r < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int
+fill_dict_items(fdc_ctx *ctx, PyObject *y, PyObject *dictiter, int deep)
+{
+    PyObject *it = PyObject_GetIter(dictiter);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *pair;
+    while ((pair = PyIter_Next(it)) != NULL) {
+        PyObject *k, *v, *ck = NULL, *cv = NULL;
+        int r = fdc_unpack2(pair, &k, &v);
+        Py_DECREF(pair);
+        if (r == 0) {
+            ck = maybe_deepcopy(ctx, k, deep);
+            cv = ck ? maybe_deepcopy(ctx, v, deep) : NULL;
+            r = cv ? PyObject_SetItem(y, ck, cv) : -1;
+            Py_DECREF(k);
+            Py_DECREF(v);
+            Py_XDECREF(ck);
+            Py_XDECREF(cv);
+        }
+        if (r < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* Everything of _reconstruct after y exists: memo, state, items. */
+int
+fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
+                     PyObject *listiter, PyObject *dictiter, int deep)
+{
+    if (deep && fdc_memo_set(ctx, x, y) < 0) {
+        return -1;
+    }
+    if (state != Py_None) {
+        PyObject *s = maybe_deepcopy(ctx, state, deep);
+        if (s == NULL) {
+            return -1;
+        }
+        int r = fdc_set_state(y, s);
+        Py_DECREF(s);
+        if (r < 0) {
+            return -1;
+        }
+    }
+    if (listiter != Py_None && fill_list_items(ctx, y, listiter, deep) < 0) {
+        return -1;
+    }
+    if (dictiter != Py_None && fill_dict_items(ctx, y, dictiter, deep) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+PyObject *
+fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
+{
+    if (!PyTuple_CheckExact(rv) || PyTuple_GET_SIZE(rv) < 2 || PyTuple_GET_SIZE(rv) > 5) {
+        return reconstruct_in_python(ctx, x, rv, deep);
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(rv);
+    PyObject *func = PyTuple_GET_ITEM(rv, 0);
+    PyObject *args = PyTuple_GET_ITEM(rv, 1);
+    PyObject *state = n > 2 ? PyTuple_GET_ITEM(rv, 2) : Py_None;
+    PyObject *listiter = n > 3 ? PyTuple_GET_ITEM(rv, 3) : Py_None;
+    PyObject *dictiter = n > 4 ? PyTuple_GET_ITEM(rv, 4) : Py_None;
+
+    /* if deep and args: args = deepcopy(args, memo) */
+    int truth = deep ? PyObject_IsTrue(args) : 0;
+    if (truth < 0) {
+        return NULL;
+    }
+    PyObject *cargs = truth ? fdc_deepcopy_rec(ctx, args) : Py_NewRef(args);
+    if (cargs == NULL) {
+        return NULL;
+    }
+    PyObject *y = construct(func, cargs);
+    Py_DECREF(cargs);
+    if (y == NULL) {
+        return NULL;
+    }
+    if (fdc_reconstruct_rest(ctx, x, y, state, listiter, dictiter, deep) < 0) {
+        Py_DECREF(y);
+        return NULL;
+    }
+    return y;
+}

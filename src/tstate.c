@@ -1,0 +1,113 @@
+/* tstate.c — per-thread state: the cached native memo and the stack limit.
+ *
+ * A C11 thread-local pointer gives fast access; the state itself is owned by a
+ * capsule stored in the thread's PyThreadState dict, so it is freed when the
+ * thread state is cleared at thread exit.
+ */
+#define _GNU_SOURCE
+#include "fdc.h"
+#include <pthread.h>
+
+static _Thread_local fdc_tstate *current;
+static PyObject *capsule_key;   /* the thread-dict key owning our capsule */
+
+/* Stay this far above the lowest usable stack address. */
+#define FDC_STACK_MARGIN (256 * 1024)
+/* When the stack bounds cannot be read, allow this much below the first use. */
+#define FDC_STACK_FALLBACK (1024 * 1024)
+
+static void
+capsule_destructor(PyObject *capsule)
+{
+    fdc_tstate *ts = PyCapsule_GetPointer(capsule, "fastdeepcopy.tstate");
+    if (ts == NULL) {
+        PyErr_Clear();
+        return;
+    }
+    if (current == ts) {
+        current = NULL;
+    }
+    fdc_memo_free(&ts->memo);
+    PyMem_Free(ts);
+}
+
+static char *
+compute_stack_limit(void)
+{
+    char here;
+    pthread_attr_t attr;
+    void *addr;
+    size_t size;
+    if (pthread_getattr_np(pthread_self(), &attr) == 0) {
+        int ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
+        pthread_attr_destroy(&attr);
+        if (ok && size > 2 * FDC_STACK_MARGIN) {
+            return (char *)addr + FDC_STACK_MARGIN;
+        }
+    }
+    uintptr_t sp = (uintptr_t)&here;
+    return (char *)(sp - FDC_STACK_FALLBACK);
+}
+
+static fdc_tstate *
+tstate_create(void)
+{
+    PyObject *tdict = PyThreadState_GetDict();
+    if (tdict == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "fastdeepcopy: no thread state dict");
+        return NULL;
+    }
+    if (capsule_key == NULL) {
+        capsule_key = PyUnicode_InternFromString("fastdeepcopy.tstate");
+        if (capsule_key == NULL) {
+            return NULL;
+        }
+    }
+    fdc_tstate *ts = PyMem_Calloc(1, sizeof(fdc_tstate));
+    if (ts == NULL) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    fdc_memo_init(&ts->memo);
+    ts->stack_limit = compute_stack_limit();
+    PyObject *cap = PyCapsule_New(ts, "fastdeepcopy.tstate", capsule_destructor);
+    if (cap == NULL) {
+        PyMem_Free(ts);
+        return NULL;
+    }
+    int r = PyDict_SetItem(tdict, capsule_key, cap);
+    Py_DECREF(cap);   /* the dict owns it now (or it was freed on failure) */
+    if (r < 0) {
+        return NULL;
+    }
+    current = ts;
+    return ts;
+}
+
+fdc_tstate *
+fdc_tstate_get(void)
+{
+    fdc_tstate *ts = current;
+    if (ts != NULL) {
+        return ts;
+    }
+    return tstate_create();
+}
+
+int
+fdc_enter_recursion(fdc_ctx *ctx)
+{
+    char here;
+    if (&here < ctx->ts->stack_limit) {
+        PyErr_SetString(PyExc_RecursionError,
+                        "maximum recursion depth exceeded while deep copying");
+        return -1;
+    }
+    return Py_EnterRecursiveCall(" while deep copying");
+}
+
+void
+fdc_leave_recursion(void)
+{
+    Py_LeaveRecursiveCall();
+}
