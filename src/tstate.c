@@ -4,7 +4,9 @@
  * capsule stored in the thread's PyThreadState dict, so it is freed when the
  * thread state is cleared at thread exit.
  */
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include "fdc.h"
 #include <pthread.h>
 
