@@ -4,10 +4,7 @@
  * capsule stored in the thread's PyThreadState dict, so it is freed when the
  * thread state is cleared at thread exit.
  */
-#ifndef _GNU_SOURCE
-#define _GNU_SOURCE
-#endif
-#include "fdc.h"
+#include "fdc.h"   /* Python.h defines _GNU_SOURCE, needed for pthread_getattr_np */
 #include <pthread.h>
 
 static _Thread_local fdc_tstate *current;
