@@ -31,7 +31,7 @@ VENV := .venv/$(PYVER)
 VPY := $(VENV)/bin/python
 TEST_REQS := pytest hypothesis
 
-.PHONY: all build test test-all venv clean bench
+.PHONY: all build test test-all venv clean
 all: build
 build: $(EXT) $(PRELOAD)
 
@@ -57,3 +57,6 @@ test-all:
 clean:
 	rm -f shim/fastdeepcopy/_engine*.so $(PRELOAD)
 	find . -name __pycache__ -prune -exec rm -rf {} +
+
+# Further targets (install, bench, reliability, ...) live in mk/*.mk.
+-include $(sort $(wildcard mk/*.mk))
