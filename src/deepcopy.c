@@ -222,10 +222,14 @@ call_with_memo(fdc_ctx *ctx, PyObject *func, PyObject *x)
 static PyObject *
 copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
 {
+    PyObject *y = fdc_copy_known_class(ctx, x);
+    if (y != NULL || PyErr_Occurred()) {
+        return y;
+    }
     PyObject *copier = fdc_table_get(FDC.deepcopy_dispatch, (PyObject *)tp);
     if (copier != NULL) {
         FDC_STATS.hook_dispatch++;
-        PyObject *y = call_with_memo(ctx, copier, x);
+        y = call_with_memo(ctx, copier, x);
         Py_DECREF(copier);
         return y;
     }
@@ -235,22 +239,12 @@ copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
     if (PyType_IsSubtype(tp, &PyType_Type)) {
         return Py_NewRef(x);
     }
-    int kind = fdc_type_kind(tp);
-    if (kind < 0) {
-        return NULL;
-    }
-    if (kind == FDC_KIND_PLAIN) {
-        return fdc_copy_plain(ctx, x);
-    }
-    if (kind == FDC_KIND_SELF) {
-        return Py_NewRef(x);
-    }
     if (fdc_lookup_attr(x, FDC.s_deepcopy, &copier) < 0) {
         return NULL;
     }
     if (copier != NULL) {
         FDC_STATS.hook_deepcopy++;
-        PyObject *y = call_with_memo(ctx, copier, NULL);
+        y = call_with_memo(ctx, copier, NULL);
         Py_DECREF(copier);
         return y;
     }

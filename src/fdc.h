@@ -142,14 +142,17 @@ PyObject *fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep);
 int fdc_unpack2(PyObject *obj, PyObject **a, PyObject **b);
 PyObject *fdc_call_star(PyObject *func, PyObject *args);
 
-/* typecache.c */
+/* typecache.c: classes whose copy is decided once per type.  Returns the copy
+ * (new ref), NULL with an exception, or NULL without one when the class needs
+ * the full protocol. */
 enum {
     FDC_KIND_GENERIC = 0,  /* full stdlib protocol */
     FDC_KIND_PLAIN = 1,    /* object.__reduce_ex__ with default state, no hooks */
-    FDC_KIND_SELF = 2,     /* __deepcopy__ is enum's `return self` */
+    FDC_KIND_SELF = 2,     /* __deepcopy__ is `return self` (enum.Enum's) */
 };
-int fdc_type_kind(PyTypeObject *tp);
-PyObject *fdc_copy_plain(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
+int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
+                         PyObject *listiter, PyObject *dictiter, int deep);
 
 /* tstate.c */
 struct fdc_tstate {

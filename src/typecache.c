@@ -1,15 +1,408 @@
 /* typecache.c — deciding once per class how its instances copy.
- * (First version: every class takes the full protocol.) */
+ *
+ * For most user classes the stdlib protocol ends in object.__reduce_ex__(4),
+ * which builds (copyreg.__newobj__, (cls,), state, None, None) with state the
+ * instance __dict__ (None when empty) and/or a dict of the __slots__ values.
+ * When a class provably takes that road (no __deepcopy__, no copyreg entry, no
+ * overridden __reduce_ex__/__reduce__/__getstate__/__getnewargs*__/__setstate__,
+ * generic attribute access, object.__new__, a layout of pure-Python classes)
+ * we build the same state natively and run the same reconstruction, skipping
+ * the reduce tuple.  Classes whose __deepcopy__ is literally `return self`
+ * (enum.Enum's, since 3.11) are their own copy.
+ *
+ * The decision is cached per type, keyed by the type's version tag (changed by
+ * any assignment to the class or its bases) and the env epoch (changed when the
+ * dispatch tables change).
+ */
 #include "fdc.h"
+#include <string.h>
 
-int
-fdc_type_kind(PyTypeObject *tp)
+#define FDC_TYPECACHE_SIZE 512
+
+typedef struct {
+    PyTypeObject *type;       /* not owned: the version tag makes reuse safe */
+    unsigned int version;
+    uint64_t epoch;
+    int kind;
+    PyObject *slotnames;      /* owned, PLAIN only: the class's __slotnames__ list */
+} typecache_entry;
+
+static typecache_entry cache[FDC_TYPECACHE_SIZE];
+static PyObject *return_self_code;   /* co_code of `def f(self, memo): return self` */
+
+static size_t
+cache_slot(PyTypeObject *tp)
 {
+    uintptr_t h = (uintptr_t)tp;
+    return (size_t)((h >> 4) ^ (h >> 13)) & (FDC_TYPECACHE_SIZE - 1);
+}
+
+static int
+version_is_valid(PyTypeObject *tp)
+{
+    return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag != 0;
+}
+
+/* ---- detecting `def __deepcopy__(self, memo): return self` ------------------ */
+
+static PyObject *
+code_bytes(PyObject *code)
+{
+    return PyObject_GetAttrString(code, "co_code");
+}
+
+static int
+init_return_self_code(void)
+{
+    PyObject *code = Py_CompileString("def __deepcopy__(self, memo):\n    return self\n",
+                                      "<fastdeepcopy>", Py_file_input);
+    if (code == NULL) {
+        return -1;
+    }
+    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
+    Py_DECREF(code);
+    if (consts == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
+        PyObject *c = PyTuple_GET_ITEM(consts, i);
+        if (PyCode_Check(c)) {
+            return_self_code = code_bytes(c);
+            break;
+        }
+    }
+    Py_DECREF(consts);
+    return return_self_code ? 0 : -1;
+}
+
+static int
+is_return_self_function(PyObject *f)
+{
+    if (!PyFunction_Check(f)) {
+        return 0;
+    }
+    PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(f);
+    if (code->co_argcount != 2 || code->co_kwonlyargcount != 0 ||
+        (code->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_GENERATOR | CO_COROUTINE |
+                           CO_ASYNC_GENERATOR)) != 0) {
+        return 0;
+    }
+    if (return_self_code == NULL && init_return_self_code() < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    PyObject *b = code_bytes((PyObject *)code);
+    if (b == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int eq = PyObject_RichCompareBool(b, return_self_code, Py_EQ);
+    Py_DECREF(b);
+    if (eq < 0) {
+        PyErr_Clear();
+        return 0;
+    }
+    return eq;
+}
+
+/* decimal.Decimal's C __deepcopy__ returns self for the exact type. */
+static int
+is_c_decimal_deepcopy(PyTypeObject *tp, PyObject *f)
+{
+    return Py_IS_TYPE(f, &PyMethodDescr_Type) &&
+           ((PyMethodDescrObject *)f)->d_common.d_type == tp &&
+           strcmp(tp->tp_name, "decimal.Decimal") == 0;
+}
+
+/* ---- deciding the kind -------------------------------------------------------- */
+
+static int
+inherits_from_object(PyTypeObject *tp, PyObject *name)
+{
+    return _PyType_Lookup(tp, name) == _PyType_Lookup(&PyBaseObject_Type, name);
+}
+
+/* Only pure-Python classes down to `object`: the instance layout is then what
+ * object.__reduce_ex__'s size check expects, and tp_new is object's. */
+static int
+has_plain_layout(PyTypeObject *tp)
+{
+    if (tp->tp_itemsize != 0 || tp->tp_new != PyBaseObject_Type.tp_new) {
+        return 0;
+    }
+    for (PyTypeObject *b = tp; b != &PyBaseObject_Type; b = b->tp_base) {
+        if (b == NULL || !(b->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int
+in_table(PyObject *table, PyTypeObject *tp)
+{
+    if (!PyDict_CheckExact(table)) {
+        return 1;   /* unknown mapping: assume it may hold the type */
+    }
+    PyObject *v = PyDict_GetItemWithError(table, (PyObject *)tp);
+    if (v == NULL && PyErr_Occurred()) {
+        PyErr_Clear();
+        return 1;
+    }
+    return v != NULL;
+}
+
+static int
+decide_plain(PyTypeObject *tp, PyObject **slotnames)
+{
+    if (!has_plain_layout(tp) ||
+        tp->tp_getattro != PyObject_GenericGetAttr ||
+        tp->tp_setattro != PyObject_GenericSetAttr ||
+        in_table(FDC.reduce_table, tp) ||
+        _PyType_Lookup(tp, FDC.s_deepcopy) != NULL ||
+        _PyType_Lookup(tp, FDC.s_setstate) != NULL ||
+        _PyType_Lookup(tp, FDC.s_getnewargs) != NULL ||
+        _PyType_Lookup(tp, FDC.s_getnewargs_ex) != NULL ||
+        !inherits_from_object(tp, FDC.s_reduce_ex) ||
+        !inherits_from_object(tp, FDC.s_reduce) ||
+        !inherits_from_object(tp, FDC.s_getstate)) {
+        return 0;
+    }
+    /* object.__reduce_ex__ reads cls.__dict__['__slotnames__'], computing and
+     * storing it on first use: let the full protocol do that first. */
+    PyObject *names = PyDict_GetItemWithError(tp->tp_dict, FDC.s_slotnames);
+    if (names == NULL || !PyList_CheckExact(names)) {
+        PyErr_Clear();
+        return 0;
+    }
+    *slotnames = Py_NewRef(names);
+    return 1;
+}
+
+static int
+decide_self(PyTypeObject *tp)
+{
+    if (tp->tp_getattro != PyObject_GenericGetAttr) {
+        return 0;
+    }
+    PyObject *f = _PyType_Lookup(tp, FDC.s_deepcopy);
+    if (f == NULL) {
+        return 0;
+    }
+    return is_return_self_function(f) || is_c_decimal_deepcopy(tp, f);
+}
+
+static int
+decide_kind(PyTypeObject *tp, PyObject **slotnames)
+{
+    *slotnames = NULL;
+    if (in_table(FDC.deepcopy_dispatch, tp) || PyType_IsSubtype(tp, &PyType_Type)) {
+        return FDC_KIND_GENERIC;
+    }
+    if (decide_plain(tp, slotnames)) {
+        return FDC_KIND_PLAIN;
+    }
+    if (decide_self(tp)) {
+        return FDC_KIND_SELF;
+    }
     return FDC_KIND_GENERIC;
 }
 
-PyObject *
-fdc_copy_plain(fdc_ctx *ctx, PyObject *x)
+/* The kind of `tp`, and (PLAIN) its slot names, borrowed from the cache. */
+static int
+type_kind_and_slots(PyTypeObject *tp, PyObject **slotnames)
 {
-    return fdc_copy_via_reduce(ctx, x, 1);
+    typecache_entry *e = &cache[cache_slot(tp)];
+    if (e->type == tp && e->version == tp->tp_version_tag && e->epoch == FDC.epoch &&
+        version_is_valid(tp)) {
+        *slotnames = e->slotnames;
+        return e->kind;
+    }
+    PyObject *names;
+    int kind = decide_kind(tp, &names);
+    /* _PyType_Lookup above assigned a version tag if the type can have one. */
+    if (version_is_valid(tp)) {
+        Py_XSETREF(e->slotnames, names);
+        e->type = tp;
+        e->version = tp->tp_version_tag;
+        e->epoch = FDC.epoch;
+        e->kind = kind;
+        *slotnames = e->slotnames;
+    }
+    else {
+        /* uncacheable: no fast path (we could not keep `names` alive) */
+        Py_XDECREF(names);
+        kind = FDC_KIND_GENERIC;
+        *slotnames = NULL;
+    }
+    return kind;
+}
+
+/* ---- per-instance checks and the PLAIN copy ------------------------------------ */
+
+/* Does the instance dict shadow one of the hooks the protocol looks up on the
+ * instance (getattr(x, name) finds instance attributes first)? */
+static int
+dict_shadows_hooks(PyObject *dict)
+{
+    PyObject *names[3] = {FDC.s_deepcopy, FDC.s_reduce_ex, FDC.s_getstate};
+    for (int i = 0; i < 3; i++) {
+        if (PyDict_GetItemWithError(dict, names[i]) != NULL) {
+            return 1;
+        }
+        if (PyErr_Occurred()) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The instance dict (new ref) or NULL without exception when there is none. */
+static PyObject *
+instance_dict(PyObject *x)
+{
+    if (Py_TYPE(x)->tp_dictoffset == 0) {
+        return NULL;
+    }
+#if PY_VERSION_HEX >= 0x030B0000
+    return PyObject_GenericGetDict(x, NULL);
+#else
+    PyObject **ptr = _PyObject_GetDictPtr(x);
+    return (ptr && *ptr) ? Py_NewRef(*ptr) : NULL;
+#endif
+}
+
+/* {name: getattr(x, name)} for the set slots, as object.__reduce_ex__ builds it.
+ * Returns a new dict (possibly empty) or NULL on error. */
+static PyObject *
+slot_values(PyObject *x, PyObject *slotnames)
+{
+    PyObject *slots = PyDict_New();
+    if (slots == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(slotnames); i++) {
+        PyObject *name = Py_NewRef(PyList_GET_ITEM(slotnames, i));
+        PyObject *value = PyObject_GetAttr(x, name);
+        int r = 0;
+        if (value == NULL) {
+            if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                PyErr_Clear();
+            }
+            else {
+                r = -1;
+            }
+        }
+        else {
+            r = PyDict_SetItem(slots, name, value);
+            Py_DECREF(value);
+        }
+        Py_DECREF(name);
+        if (r < 0) {
+            Py_DECREF(slots);
+            return NULL;
+        }
+    }
+    return slots;
+}
+
+/* state as object.__reduce_ex__ computes it: dict-or-None, or (that, slots). */
+static PyObject *
+plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
+{
+    PyObject *state = (dict != NULL && PyDict_GET_SIZE(dict) > 0) ? dict : Py_None;
+    if (PyList_GET_SIZE(slotnames) == 0) {
+        return Py_NewRef(state);
+    }
+    PyObject *slots = slot_values(x, slotnames);
+    if (slots == NULL) {
+        return NULL;
+    }
+    if (PyDict_GET_SIZE(slots) == 0) {
+        Py_DECREF(slots);
+        return Py_NewRef(state);
+    }
+    PyObject *pair = PyTuple_Pack(2, state, slots);
+    Py_DECREF(slots);
+    return pair;
+}
+
+static PyObject *
+copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames)
+{
+    PyTypeObject *tp = Py_TYPE(x);
+    PyObject *state = plain_state(x, dict, slotnames);
+    if (state == NULL) {
+        return NULL;
+    }
+    /* copyreg.__newobj__(cls) is cls.__new__(cls), which is object.__new__ */
+    PyObject *y = tp->tp_new(tp, FDC.empty_tuple, NULL);
+    if (y == NULL) {
+        Py_DECREF(state);
+        return NULL;
+    }
+    int r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1);
+    Py_DECREF(state);
+    if (r < 0) {
+        Py_DECREF(y);
+        return NULL;
+    }
+    return y;
+}
+
+/* SELF kind: still honour an instance attribute named __deepcopy__.
+ * 1 applies, 0 does not, -1 error. */
+static int
+self_applies(PyObject *x)
+{
+    PyObject *dict = instance_dict(x);
+    if (dict == NULL) {
+        return PyErr_Occurred() ? -1 : 1;
+    }
+    PyObject *v = PyDict_GetItemWithError(dict, FDC.s_deepcopy);
+    int r = v != NULL ? 0 : (PyErr_Occurred() ? -1 : 1);
+    Py_DECREF(dict);
+    return r;
+}
+
+static PyObject *
+copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
+{
+    PyObject *dict = instance_dict(x);
+    if (dict == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    int shadow = dict ? dict_shadows_hooks(dict) : 0;
+    PyObject *y;
+    if (shadow < 0) {
+        y = NULL;
+    }
+    else if (shadow) {
+        y = fdc_copy_via_reduce(ctx, x, 1);
+    }
+    else {
+        y = copy_plain_with(ctx, x, dict, slotnames);
+    }
+    Py_XDECREF(dict);
+    return y;
+}
+
+PyObject *
+fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
+{
+    PyObject *slotnames;
+    int kind = type_kind_and_slots(Py_TYPE(x), &slotnames);
+    if (kind == FDC_KIND_PLAIN) {
+        Py_INCREF(slotnames);   /* the cache entry may be replaced meanwhile */
+        PyObject *y = copy_plain(ctx, x, slotnames);
+        Py_DECREF(slotnames);
+        return y;
+    }
+    if (kind == FDC_KIND_SELF) {
+        int applies = self_applies(x);
+        if (applies != 0) {
+            return applies > 0 ? Py_NewRef(x) : NULL;
+        }
+    }
+    return NULL;
 }
