@@ -12,7 +12,7 @@
 static inline PyObject *
 copy_item(fdc_ctx *ctx, PyObject *item)
 {
-    if (ctx->native != NULL && fdc_is_atomic_type(Py_TYPE(item)) && FDC.atomic_ok) {
+    if (ctx->native != NULL && fdc_is_common_atomic_type(Py_TYPE(item)) && FDC.atomic_ok) {
         return Py_NewRef(item);
     }
     return fdc_deepcopy_rec(ctx, item);

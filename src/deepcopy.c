@@ -251,13 +251,16 @@ copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
     return fdc_copy_via_reduce(ctx, x, 1);
 }
 
+/* *stored tells whether the copier already did memo[id(x)] = y. */
 static PyObject *
-copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
+copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
 {
     if (tp == &PyList_Type && FDC.list_ok) {
+        *stored = 1;
         return fdc_copy_list(ctx, x);
     }
     if (tp == &PyDict_Type && FDC.dict_ok) {
+        *stored = 1;
         return fdc_copy_dict(ctx, x);
     }
     if (tp == &PyTuple_Type && FDC.tuple_ok) {
@@ -272,6 +275,9 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
     if (tp == &PyMethod_Type && FDC.method_ok) {
         return fdc_copy_method(ctx, x);
     }
+    if (FDC.atomic_ok && fdc_is_rare_atomic_type(tp)) {
+        return Py_NewRef(x);
+    }
     return copy_generic(ctx, x, tp);
 }
 
@@ -282,13 +288,17 @@ copy_and_memoize(fdc_ctx *ctx, PyObject *x)
     if (fdc_enter_recursion(ctx) < 0) {
         return NULL;
     }
-    PyObject *y = copy_by_type(ctx, x, Py_TYPE(x));
+    int stored = 0;
+    PyObject *y = copy_by_type(ctx, x, Py_TYPE(x), &stored);
     fdc_leave_recursion();
     if (y == NULL) {
         return NULL;
     }
     if (y != x) {
-        if (fdc_memo_set(ctx, x, y) < 0 || fdc_memo_keep_alive(ctx, x) < 0) {
+        /* Lists and dicts were memoized before their items; storing the same
+         * value again is only observable on a Python memo. */
+        stored = stored && ctx->native != NULL;
+        if ((!stored && fdc_memo_set(ctx, x, y) < 0) || fdc_memo_keep_alive(ctx, x) < 0) {
             Py_DECREF(y);
             return NULL;
         }
@@ -306,7 +316,7 @@ fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
 {
     FDC_STATS.objects++;
     if (ctx->native != NULL) {
-        if (fdc_is_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
+        if (fdc_is_common_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
             return Py_NewRef(x);
         }
         PyObject *hit = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
@@ -320,7 +330,7 @@ fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
         if (r != 0) {
             return r > 0 ? hit : NULL;
         }
-        if (fdc_is_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
+        if (fdc_is_common_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
             return Py_NewRef(x);
         }
     }

@@ -166,14 +166,21 @@ fdc_tstate *fdc_tstate_get(void);   /* borrowed; NULL with exception on failure 
 int fdc_enter_recursion(fdc_ctx *ctx);
 void fdc_leave_recursion(void);
 
-/* atomic types of copy._deepcopy_dispatch (env.c has the full list) */
+/* atomic types of copy._deepcopy_dispatch: the common ones inline, the rest
+ * (env.c) checked only after the container types. */
 int fdc_is_rare_atomic_type(PyTypeObject *tp);
+
+static inline int
+fdc_is_common_atomic_type(PyTypeObject *tp)
+{
+    return tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
+           tp == Py_TYPE(Py_None) || tp == &PyBool_Type || tp == &PyBytes_Type;
+}
+
 static inline int
 fdc_is_atomic_type(PyTypeObject *tp)
 {
-    return tp == &PyLong_Type || tp == &PyUnicode_Type || tp == &PyFloat_Type ||
-           tp == Py_TYPE(Py_None) || tp == &PyBool_Type || tp == &PyBytes_Type ||
-           fdc_is_rare_atomic_type(tp);
+    return fdc_is_common_atomic_type(tp) || fdc_is_rare_atomic_type(tp);
 }
 
 #endif
