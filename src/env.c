@@ -118,7 +118,7 @@ decide_fast_paths(void)
     FDC.set_ok = absent_from(dd, &PySet_Type) && absent_from(rt, &PySet_Type);
     FDC.frozenset_ok = absent_from(dd, &PyFrozenSet_Type) && absent_from(rt, &PyFrozenSet_Type);
     FDC.bytearray_ok = absent_from(dd, &PyByteArray_Type) && absent_from(rt, &PyByteArray_Type);
-    FDC.newobj_ok = FDC.newobj != NULL && PyFunction_Check(FDC.newobj);
+    FDC.newobj_ok = FDC.newobj != NULL && FDC.newobj == FDC.newobj_orig;
 }
 
 static void
@@ -178,7 +178,11 @@ fdc_env_init(void)
     }
     FDC.copy_dict = PyModule_GetDict(FDC.copy_module);
     FDC.copyreg_dict = PyModule_GetDict(FDC.copyreg_module);
-    if (!(FDC.s_deepcopy = intern("__deepcopy__")) ||
+    if (!(FDC.s_new = intern("__new__")) ||
+        !(FDC.s_func = intern("__func__")) ||
+        !(FDC.s_name = intern("__name__")) ||
+        !(FDC.s_tuple_new = intern("_tuple_new")) ||
+        !(FDC.s_deepcopy = intern("__deepcopy__")) ||
         !(FDC.s_reduce_ex = intern("__reduce_ex__")) ||
         !(FDC.s_reduce = intern("__reduce__")) ||
         !(FDC.s_setstate = intern("__setstate__")) ||
@@ -201,5 +205,6 @@ fdc_env_init(void)
     if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL) {
         return -1;
     }
+    FDC.newobj_orig = Py_XNewRef(PyDict_GetItemString(FDC.copyreg_dict, "__newobj__"));
     return fdc_env_refresh_slow();
 }

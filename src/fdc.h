@@ -34,6 +34,7 @@ typedef struct {
     PyObject *copy_error;         /* copy.Error */
     PyObject *reconstruct;        /* copy._reconstruct */
     PyObject *newobj;             /* copyreg.__newobj__ */
+    PyObject *newobj_orig;        /* copyreg.__newobj__ when we were imported */
     PyObject *deepcopy_atomic;    /* copy._deepcopy_atomic */
     PyObject *deepcopy_list;      /* copy._deepcopy_list */
     PyObject *deepcopy_tuple;     /* copy._deepcopy_tuple */
@@ -51,6 +52,7 @@ typedef struct {
     PyObject *watched[4];         /* borrowed: the dicts whose versions we track */
 
     /* interned strings */
+    PyObject *s_new, *s_func, *s_name, *s_tuple_new;
     PyObject *s_deepcopy, *s_reduce_ex, *s_reduce, *s_setstate, *s_dict,
              *s_update, *s_items, *s_append, *s_get, *s_copy, *s_replace,
              *s_slotnames, *s_getstate, *s_getnewargs, *s_getnewargs_ex;
@@ -149,6 +151,7 @@ enum {
     FDC_KIND_GENERIC = 0,  /* full stdlib protocol */
     FDC_KIND_PLAIN = 1,    /* object.__reduce_ex__ with default state, no hooks */
     FDC_KIND_SELF = 2,     /* __deepcopy__ is `return self` (enum.Enum's) */
+    FDC_KIND_NAMEDTUPLE = 3, /* collections.namedtuple class, default protocol */
 };
 PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
 int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,

@@ -25,6 +25,7 @@ typedef struct {
     uint64_t epoch;
     int kind;
     PyObject *slotnames;      /* owned, PLAIN only: the class's __slotnames__ list */
+    Py_ssize_t nfields;       /* NAMEDTUPLE only: arguments of the generated __new__ */
 } typecache_entry;
 
 static typecache_entry cache[FDC_TYPECACHE_SIZE];
@@ -152,27 +153,147 @@ in_table(PyObject *table, PyTypeObject *tp)
     return v != NULL;
 }
 
+/* cls.__dict__['__slotnames__'] (borrowed) if object.__reduce_ex__ already
+ * computed it, else NULL (no exception). */
+static PyObject *
+cached_slotnames(PyTypeObject *tp)
+{
+    PyObject *names = PyDict_GetItemWithError(tp->tp_dict, FDC.s_slotnames);
+    if (names == NULL || !PyList_CheckExact(names)) {
+        PyErr_Clear();
+        return NULL;
+    }
+    return names;
+}
+
+/* Hooks every fast class must leave to object's defaults. */
+static int
+default_reduce_protocol(PyTypeObject *tp)
+{
+    return FDC.newobj_ok &&
+           tp->tp_getattro == PyObject_GenericGetAttr &&
+           !in_table(FDC.reduce_table, tp) &&
+           _PyType_Lookup(tp, FDC.s_deepcopy) == NULL &&
+           _PyType_Lookup(tp, FDC.s_getnewargs_ex) == NULL &&
+           inherits_from_object(tp, FDC.s_reduce_ex) &&
+           inherits_from_object(tp, FDC.s_reduce) &&
+           inherits_from_object(tp, FDC.s_getstate);
+}
+
+static PyObject *tuple_new_builtin;          /* tuple.__new__ (owned) */
+static PyObject *namedtuple_getnewargs_code; /* code of namedtuple's __getnewargs__ */
+
+/* Learn what collections.namedtuple generates by making one class (only when
+ * collections is already imported: we never import it ourselves).
+ * 0 learned, -1 not available (no exception). */
+static int
+learn_namedtuple(void)
+{
+    if (namedtuple_getnewargs_code != NULL) {
+        return 0;
+    }
+    PyObject *name = PyUnicode_FromString("collections");
+    PyObject *mod = name ? PyImport_GetModule(name) : NULL;
+    Py_XDECREF(name);
+    if (mod == NULL) {
+        PyErr_Clear();
+        return -1;
+    }
+    PyObject *cls = PyObject_CallMethod(mod, "namedtuple", "ss", "_fdc_probe", "a");
+    Py_DECREF(mod);
+    PyObject *fn = cls ? PyObject_GetAttrString(cls, "__getnewargs__") : NULL;
+    Py_XDECREF(cls);
+    PyObject *code = fn ? PyObject_GetAttrString(fn, "__code__") : NULL;
+    Py_XDECREF(fn);
+    if (tuple_new_builtin == NULL) {
+        tuple_new_builtin = PyObject_GetAttr((PyObject *)&PyTuple_Type, FDC.s_new);
+    }
+    if (code == NULL || tuple_new_builtin == NULL) {
+        Py_XDECREF(code);
+        PyErr_Clear();
+        return -1;
+    }
+    namedtuple_getnewargs_code = code;
+    return 0;
+}
+
+/* Is f the __new__ namedtuple generates: `lambda _cls, a, b: _tuple_new(_cls, (a, b))`
+ * evaluated in a namespace named 'namedtuple_<typename>'?  Returns the number
+ * of fields it takes, or -1. */
+static Py_ssize_t
+namedtuple_new_fields(PyObject *f)
+{
+    if (!PyFunction_Check(f)) {
+        return -1;
+    }
+    PyObject *globals = PyFunction_GET_GLOBALS(f);
+    PyObject *tn = PyDict_GetItemWithError(globals, FDC.s_tuple_new);
+    PyObject *modname = PyDict_GetItemWithError(globals, FDC.s_name);
+    if (tn == NULL || tn != tuple_new_builtin || modname == NULL || !PyUnicode_Check(modname)) {
+        PyErr_Clear();
+        return -1;
+    }
+    const char *mn = PyUnicode_AsUTF8(modname);
+    if (mn == NULL || strncmp(mn, "namedtuple_", 11) != 0) {
+        PyErr_Clear();
+        return -1;
+    }
+    PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(f);
+    if (code->co_kwonlyargcount != 0 || (code->co_flags & (CO_VARARGS | CO_VARKEYWORDS)) != 0) {
+        return -1;
+    }
+    return code->co_argcount - 1;
+}
+
+static int
+decide_namedtuple(PyTypeObject *tp, Py_ssize_t *nfields)
+{
+    if (!PyType_IsSubtype(tp, &PyTuple_Type) || tp == &PyTuple_Type ||
+        !default_reduce_protocol(tp) || learn_namedtuple() < 0) {
+        return 0;
+    }
+    PyObject *names = cached_slotnames(tp);
+    if (names == NULL || PyList_GET_SIZE(names) != 0) {
+        return 0;
+    }
+    PyObject *gna = _PyType_Lookup(tp, FDC.s_getnewargs);
+    if (gna == NULL || !PyFunction_Check(gna) ||
+        PyFunction_GET_CODE(gna) != namedtuple_getnewargs_code) {
+        return 0;
+    }
+    /* its closure cell `_tuple` must still be the builtin tuple */
+    PyObject *closure = PyFunction_GET_CLOSURE(gna);
+    if (closure == NULL || PyTuple_GET_SIZE(closure) != 1 ||
+        PyCell_GET(PyTuple_GET_ITEM(closure, 0)) != (PyObject *)&PyTuple_Type) {
+        return 0;
+    }
+    PyObject *sm = _PyType_Lookup(tp, FDC.s_new);
+    if (sm == NULL) {
+        return 0;
+    }
+    PyObject *fn = PyObject_GetAttr(sm, FDC.s_func);
+    if (fn == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    *nfields = namedtuple_new_fields(fn);
+    Py_DECREF(fn);
+    return *nfields >= 0;
+}
+
 static int
 decide_plain(PyTypeObject *tp, PyObject **slotnames)
 {
-    if (!has_plain_layout(tp) ||
-        tp->tp_getattro != PyObject_GenericGetAttr ||
+    if (!has_plain_layout(tp) || !default_reduce_protocol(tp) ||
         tp->tp_setattro != PyObject_GenericSetAttr ||
-        in_table(FDC.reduce_table, tp) ||
-        _PyType_Lookup(tp, FDC.s_deepcopy) != NULL ||
         _PyType_Lookup(tp, FDC.s_setstate) != NULL ||
-        _PyType_Lookup(tp, FDC.s_getnewargs) != NULL ||
-        _PyType_Lookup(tp, FDC.s_getnewargs_ex) != NULL ||
-        !inherits_from_object(tp, FDC.s_reduce_ex) ||
-        !inherits_from_object(tp, FDC.s_reduce) ||
-        !inherits_from_object(tp, FDC.s_getstate)) {
+        _PyType_Lookup(tp, FDC.s_getnewargs) != NULL) {
         return 0;
     }
     /* object.__reduce_ex__ reads cls.__dict__['__slotnames__'], computing and
      * storing it on first use: let the full protocol do that first. */
-    PyObject *names = PyDict_GetItemWithError(tp->tp_dict, FDC.s_slotnames);
-    if (names == NULL || !PyList_CheckExact(names)) {
-        PyErr_Clear();
+    PyObject *names = cached_slotnames(tp);
+    if (names == NULL) {
         return 0;
     }
     *slotnames = Py_NewRef(names);
@@ -193,9 +314,10 @@ decide_self(PyTypeObject *tp)
 }
 
 static int
-decide_kind(PyTypeObject *tp, PyObject **slotnames)
+decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
 {
     *slotnames = NULL;
+    *nfields = -1;
     if (in_table(FDC.deepcopy_dispatch, tp) || PyType_IsSubtype(tp, &PyType_Type)) {
         return FDC_KIND_GENERIC;
     }
@@ -205,37 +327,37 @@ decide_kind(PyTypeObject *tp, PyObject **slotnames)
     if (decide_self(tp)) {
         return FDC_KIND_SELF;
     }
+    if (decide_namedtuple(tp, nfields)) {
+        return FDC_KIND_NAMEDTUPLE;
+    }
     return FDC_KIND_GENERIC;
 }
 
-/* The kind of `tp`, and (PLAIN) its slot names, borrowed from the cache. */
-static int
-type_kind_and_slots(PyTypeObject *tp, PyObject **slotnames)
+/* The cache entry for `tp`, brought up to date; NULL when the type cannot be
+ * cached (then it takes the full protocol). */
+static typecache_entry *
+type_entry(PyTypeObject *tp)
 {
     typecache_entry *e = &cache[cache_slot(tp)];
     if (e->type == tp && e->version == tp->tp_version_tag && e->epoch == FDC.epoch &&
         version_is_valid(tp)) {
-        *slotnames = e->slotnames;
-        return e->kind;
+        return e;
     }
     PyObject *names;
-    int kind = decide_kind(tp, &names);
+    Py_ssize_t nfields;
+    int kind = decide_kind(tp, &names, &nfields);
     /* _PyType_Lookup above assigned a version tag if the type can have one. */
-    if (version_is_valid(tp)) {
-        Py_XSETREF(e->slotnames, names);
-        e->type = tp;
-        e->version = tp->tp_version_tag;
-        e->epoch = FDC.epoch;
-        e->kind = kind;
-        *slotnames = e->slotnames;
-    }
-    else {
-        /* uncacheable: no fast path (we could not keep `names` alive) */
+    if (!version_is_valid(tp)) {
         Py_XDECREF(names);
-        kind = FDC_KIND_GENERIC;
-        *slotnames = NULL;
+        return NULL;
     }
-    return kind;
+    Py_XSETREF(e->slotnames, names);
+    e->type = tp;
+    e->version = tp->tp_version_tag;
+    e->epoch = FDC.epoch;
+    e->kind = kind;
+    e->nfields = nfields;
+    return e;
 }
 
 /* ---- per-instance checks and the PLAIN copy ------------------------------------ */
@@ -387,22 +509,72 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
     return y;
 }
 
+/* A namedtuple: (copyreg.__newobj__, (cls, *x), None) rebuilt as stdlib
+ * would, with cls.__new__(cls, *args) being tuple.__new__(cls, args). */
+static PyObject *
+copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(x);
+    PyObject *dict = instance_dict(x);
+    if (dict != NULL || PyErr_Occurred() || n != nfields) {
+        /* instance attributes (a subclass without __slots__), or a length the
+         * generated __new__ would reject: the full protocol */
+        Py_XDECREF(dict);
+        return PyErr_Occurred() ? NULL : fdc_copy_via_reduce(ctx, x, 1);
+    }
+    PyObject *newargs = PyTuple_New(n + 1);
+    if (newargs == NULL) {
+        return NULL;
+    }
+    PyTuple_SET_ITEM(newargs, 0, Py_NewRef((PyObject *)Py_TYPE(x)));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(newargs, i + 1, Py_NewRef(PyTuple_GET_ITEM(x, i)));
+    }
+    PyObject *cargs = fdc_deepcopy_rec(ctx, newargs);
+    Py_DECREF(newargs);
+    if (cargs == NULL) {
+        return NULL;
+    }
+    PyObject *y;
+    if (PyTuple_CheckExact(cargs) && PyTuple_GET_SIZE(cargs) == n + 1 &&
+        PyTuple_GET_ITEM(cargs, 0) == (PyObject *)Py_TYPE(x)) {
+        PyObject *items = PyTuple_GetSlice(cargs, 1, n + 1);
+        PyObject *targs = items ? PyTuple_Pack(1, items) : NULL;
+        y = targs ? PyTuple_Type.tp_new(Py_TYPE(x), targs, NULL) : NULL;
+        Py_XDECREF(targs);
+        Py_XDECREF(items);
+    }
+    else {
+        y = fdc_call_star(FDC.newobj, cargs);
+    }
+    Py_DECREF(cargs);
+    if (y != NULL && fdc_memo_set(ctx, x, y) < 0) {
+        Py_CLEAR(y);
+    }
+    return y;
+}
+
 PyObject *
 fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
 {
-    PyObject *slotnames;
-    int kind = type_kind_and_slots(Py_TYPE(x), &slotnames);
-    if (kind == FDC_KIND_PLAIN) {
-        Py_INCREF(slotnames);   /* the cache entry may be replaced meanwhile */
+    typecache_entry *e = type_entry(Py_TYPE(x));
+    if (e == NULL) {
+        return NULL;
+    }
+    if (e->kind == FDC_KIND_PLAIN) {
+        PyObject *slotnames = Py_NewRef(e->slotnames);  /* the entry may change */
         PyObject *y = copy_plain(ctx, x, slotnames);
         Py_DECREF(slotnames);
         return y;
     }
-    if (kind == FDC_KIND_SELF) {
+    if (e->kind == FDC_KIND_SELF) {
         int applies = self_applies(x);
         if (applies != 0) {
             return applies > 0 ? Py_NewRef(x) : NULL;
         }
+    }
+    if (e->kind == FDC_KIND_NAMEDTUPLE) {
+        return copy_namedtuple(ctx, x, e->nfields);
     }
     return NULL;
 }
