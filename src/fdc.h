@@ -154,8 +154,10 @@ enum {
     FDC_KIND_NAMEDTUPLE = 3, /* collections.namedtuple class, default protocol */
 };
 PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
+/* _reconstruct after y = func(*args).  `plain`: y's class is a PLAIN class of
+ * the type cache (no __setstate__, standard __dict__). */
 int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
-                         PyObject *listiter, PyObject *dictiter, int deep);
+                         PyObject *listiter, PyObject *dictiter, int deep, int plain);
 
 /* tstate.c */
 struct fdc_tstate {

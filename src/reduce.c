@@ -212,10 +212,43 @@ call_method1(PyObject *obj, PyObject *name, PyObject *arg)
     return PyObject_CallMethodOneArg(obj, name, arg);
 }
 
+/* for key, value in d.items(): setattr(y, key, value), for an exact dict,
+ * with the checks of the dict's item iterator. */
+static int
+set_attrs_from_dict(PyObject *y, PyObject *d)
+{
+    Py_ssize_t used = PyDict_GET_SIZE(d), remaining = used, pos = 0;
+    PyObject *k, *v;
+    for (;;) {
+        if (PyDict_GET_SIZE(d) != used) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            return -1;
+        }
+        if (!PyDict_Next(d, &pos, &k, &v)) {
+            return 0;
+        }
+        if (remaining-- == 0) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary keys changed during iteration");
+            return -1;
+        }
+        Py_INCREF(k);
+        Py_INCREF(v);
+        int r = PyObject_SetAttr(y, k, v);
+        Py_DECREF(k);
+        Py_DECREF(v);
+        if (r < 0) {
+            return -1;
+        }
+    }
+}
+
 /* for key, value in slotstate.items(): setattr(y, key, value) */
 static int
 set_slot_state(PyObject *y, PyObject *slotstate)
 {
+    if (PyDict_CheckExact(slotstate)) {
+        return set_attrs_from_dict(y, slotstate);
+    }
     PyObject *items = PyObject_CallMethodNoArgs(slotstate, FDC.s_items);
     if (items == NULL) {
         return -1;
@@ -244,11 +277,11 @@ set_slot_state(PyObject *y, PyObject *slotstate)
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* y.__dict__.update(state) */
+/* y.__dict__.update(state); `plain`: y's class has the standard __dict__. */
 static int
-update_instance_dict(PyObject *y, PyObject *state)
+update_instance_dict(PyObject *y, PyObject *state, int plain)
 {
-    PyObject *d = PyObject_GetAttr(y, FDC.s_dict);
+    PyObject *d = plain ? PyObject_GenericGetDict(y, NULL) : PyObject_GetAttr(y, FDC.s_dict);
     if (d == NULL) {
         return -1;
     }
@@ -265,20 +298,11 @@ update_instance_dict(PyObject *y, PyObject *state)
     return r;
 }
 
-int
-fdc_set_state(PyObject *y, PyObject *state)
+/* The part of _reconstruct's state handling after `hasattr(y, '__setstate__')`
+ * said no. */
+static int
+apply_state(PyObject *y, PyObject *state, int plain)
 {
-    PyObject *setstate;
-    if (fdc_lookup_attr(y, FDC.s_setstate, &setstate) < 0) {
-        return -1;
-    }
-    if (setstate != NULL) {
-        /* hasattr(y, '__setstate__') then y.__setstate__(state): two lookups */
-        Py_DECREF(setstate);
-        PyObject *res = call_method1(y, FDC.s_setstate, state);
-        Py_XDECREF(res);
-        return res ? 0 : -1;
-    }
     PyObject *dictstate = state, *slotstate = NULL;
     int r = 0;
     if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) == 2) {
@@ -290,7 +314,7 @@ fdc_set_state(PyObject *y, PyObject *state)
         Py_INCREF(dictstate);
     }
     if (dictstate != Py_None) {
-        r = update_instance_dict(y, dictstate);
+        r = update_instance_dict(y, dictstate, plain);
     }
     if (r == 0 && slotstate != NULL && slotstate != Py_None) {
         r = set_slot_state(y, slotstate);
@@ -298,6 +322,28 @@ fdc_set_state(PyObject *y, PyObject *state)
     Py_DECREF(dictstate);
     Py_XDECREF(slotstate);
     return r;
+}
+
+static int
+set_state(PyObject *y, PyObject *state, int plain)
+{
+    if (plain) {
+        /* the class has no __setstate__ and y (fresh from object.__new__) has
+         * no instance attributes: hasattr would say no */
+        return apply_state(y, state, 1);
+    }
+    PyObject *setstate;
+    if (fdc_lookup_attr(y, FDC.s_setstate, &setstate) < 0) {
+        return -1;
+    }
+    if (setstate != NULL) {
+        /* hasattr(y, '__setstate__') then y.__setstate__(state): two lookups */
+        Py_DECREF(setstate);
+        PyObject *res = call_method1(y, FDC.s_setstate, state);
+        Py_XDECREF(res);
+        return res ? 0 : -1;
+    }
+    return apply_state(y, state, 0);
 }
 
 static PyObject *
@@ -372,7 +418,7 @@ fill_dict_items(fdc_ctx *ctx, PyObject *y, PyObject *dictiter, int deep)
 /* Everything of _reconstruct after y exists: memo, state, items. */
 int
 fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
-                     PyObject *listiter, PyObject *dictiter, int deep)
+                     PyObject *listiter, PyObject *dictiter, int deep, int plain)
 {
     if (deep && fdc_memo_set(ctx, x, y) < 0) {
         return -1;
@@ -382,7 +428,7 @@ fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
         if (s == NULL) {
             return -1;
         }
-        int r = fdc_set_state(y, s);
+        int r = set_state(y, s, plain);
         Py_DECREF(s);
         if (r < 0) {
             return -1;
@@ -424,7 +470,7 @@ fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
     if (y == NULL) {
         return NULL;
     }
-    if (fdc_reconstruct_rest(ctx, x, y, state, listiter, dictiter, deep) < 0) {
+    if (fdc_reconstruct_rest(ctx, x, y, state, listiter, dictiter, deep, 0) < 0) {
         Py_DECREF(y);
         return NULL;
     }

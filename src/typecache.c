@@ -166,6 +166,17 @@ cached_slotnames(PyTypeObject *tp)
     return names;
 }
 
+/* `__dict__` of the class is the getset descriptor type() made (or absent). */
+static int
+standard_dict_attr(PyTypeObject *tp)
+{
+    PyObject *d = _PyType_Lookup(tp, FDC.s_dict);
+    if (tp->tp_dictoffset == 0) {
+        return d == NULL;
+    }
+    return d != NULL && Py_IS_TYPE(d, &PyGetSetDescr_Type);
+}
+
 /* Hooks every fast class must leave to object's defaults. */
 static int
 default_reduce_protocol(PyTypeObject *tp)
@@ -285,7 +296,7 @@ static int
 decide_plain(PyTypeObject *tp, PyObject **slotnames)
 {
     if (!has_plain_layout(tp) || !default_reduce_protocol(tp) ||
-        tp->tp_setattro != PyObject_GenericSetAttr ||
+        tp->tp_setattro != PyObject_GenericSetAttr || !standard_dict_attr(tp) ||
         _PyType_Lookup(tp, FDC.s_setstate) != NULL ||
         _PyType_Lookup(tp, FDC.s_getnewargs) != NULL) {
         return 0;
@@ -463,7 +474,7 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames)
         Py_DECREF(state);
         return NULL;
     }
-    int r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1);
+    int r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, 1);
     Py_DECREF(state);
     if (r < 0) {
         Py_DECREF(y);
