@@ -12,7 +12,8 @@
 static inline PyObject *
 copy_item(fdc_ctx *ctx, PyObject *item)
 {
-    if (ctx->native != NULL && fdc_is_common_atomic_type(Py_TYPE(item)) && FDC.atomic_ok) {
+    if (ctx->native != NULL && FDC.atomic_ok && fdc_is_own_copy(item, FDC.tuple_ok)) {
+        FDC_STATS.objects++;
         return Py_NewRef(item);
     }
     return fdc_deepcopy_rec(ctx, item);
@@ -35,21 +36,73 @@ list_append_steal(PyObject *y, PyObject *item)
     return r;
 }
 
-/* An empty list with room for n items (what `[]` plus n appends would hold). */
+/* An empty list with room for n items (what `[]` plus n appends would hold).
+ * The item array is not zeroed: only the first Py_SIZE items are ever read. */
 static PyObject *
 list_with_capacity(Py_ssize_t n)
 {
-    PyObject *y = PyList_New(n);
-    if (y != NULL) {
-        Py_SET_SIZE(y, 0);
+    PyObject *y = PyList_New(0);
+    if (y == NULL || n == 0) {
+        return y;
     }
+    if ((size_t)n > PY_SSIZE_T_MAX / sizeof(PyObject *)) {
+        Py_DECREF(y);
+        return PyErr_NoMemory();
+    }
+    PyObject **items = PyMem_Malloc(sizeof(PyObject *) * (size_t)n);
+    if (items == NULL) {
+        Py_DECREF(y);
+        return PyErr_NoMemory();
+    }
+    ((PyListObject *)y)->ob_item = items;
+    ((PyListObject *)y)->allocated = n;
     return y;
+}
+
+/* Append the run of common atomic items x[i:] to y without calling out (no
+ * user code can run, so x cannot change meanwhile).  Returns the new i. */
+static Py_ssize_t
+append_atomic_run(PyObject *x, PyObject *y, Py_ssize_t i)
+{
+    PyObject **src = ((PyListObject *)x)->ob_item;
+    PyListObject *yl = (PyListObject *)y;
+    Py_ssize_t n = PyList_GET_SIZE(x);
+    Py_ssize_t filled = Py_SIZE(yl);
+    if (n - i > yl->allocated - filled) {
+        n = i + (yl->allocated - filled);   /* the rest goes through PyList_Append */
+    }
+    PyObject **dst = yl->ob_item + filled;
+    Py_ssize_t start = i;
+    int tuple_ok = FDC.tuple_ok;
+    while (i < n) {
+        PyTypeObject *tp = Py_TYPE(src[i]);
+        if (fdc_is_common_atomic_type(tp)) {
+            /* a run of one type needs a single comparison per item */
+            do {
+                Py_INCREF(src[i]);
+                *dst++ = src[i];
+                i++;
+            } while (i < n && Py_TYPE(src[i]) == tp);
+        }
+        else if (tuple_ok && fdc_is_atomic_tuple(src[i])) {
+            Py_INCREF(src[i]);
+            *dst++ = src[i];
+            i++;
+        }
+        else {
+            break;
+        }
+    }
+    Py_SET_SIZE(yl, filled + (i - start));
+    FDC_STATS.objects += (uint64_t)(i - start);
+    return i;
 }
 
 PyObject *
 fdc_copy_list(fdc_ctx *ctx, PyObject *x)
 {
-    /* y = []; memo[id(x)] = y; for a in x: y.append(deepcopy(a, memo)) */
+    /* y = []; memo[id(x)] = y; for a in x: y.append(deepcopy(a, memo))
+     * (the loop re-reads len(x) each time, as the list iterator does) */
     PyObject *y = list_with_capacity(PyList_GET_SIZE(x));
     if (y == NULL) {
         return NULL;
@@ -57,7 +110,14 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x)
     if (fdc_memo_set(ctx, x, y) < 0) {
         goto error;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(x); i++) {
+    Py_ssize_t i = 0;
+    for (;;) {
+        if (ctx->native != NULL && FDC.atomic_ok) {
+            i = append_atomic_run(x, y, i);
+        }
+        if (i >= PyList_GET_SIZE(x)) {
+            break;
+        }
         PyObject *item = PyList_GET_ITEM(x, i);
         Py_INCREF(item);
         PyObject *c = copy_item(ctx, item);
@@ -65,6 +125,7 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x)
         if (c == NULL || list_append_steal(y, c) < 0) {
             goto error;
         }
+        i++;
     }
     return y;
 error:
@@ -79,7 +140,7 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x)
      * for key, value in x.items(): y[deepcopy(key)] = deepcopy(value)
      * (the right-hand side, the value, is evaluated first) */
     Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
-    PyObject *y = _PyDict_NewPresized(used);
+    PyObject *y = PyDict_New();
     PyObject *key, *value;
     if (y == NULL) {
         return NULL;
@@ -101,6 +162,15 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x)
             goto error;
         }
         remaining--;
+        if (ctx->native != NULL && FDC.atomic_ok &&
+            fdc_is_common_atomic_type(Py_TYPE(key)) && fdc_is_own_copy(value, FDC.tuple_ok)) {
+            FDC_STATS.objects += 2;
+            /* both are their own copies; hashing them runs no user code */
+            if (PyDict_SetItem(y, key, value) < 0) {
+                goto error;
+            }
+            continue;
+        }
         Py_INCREF(key);
         Py_INCREF(value);
         PyObject *cv = copy_item(ctx, value);

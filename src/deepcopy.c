@@ -275,7 +275,7 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
     if (tp == &PyMethod_Type && FDC.method_ok) {
         return fdc_copy_method(ctx, x);
     }
-    if (FDC.atomic_ok && fdc_is_rare_atomic_type(tp)) {
+    if (FDC.atomic_ok && fdc_is_atomic_type(tp)) {
         return Py_NewRef(x);
     }
     return copy_generic(ctx, x, tp);
@@ -316,7 +316,7 @@ fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
 {
     FDC_STATS.objects++;
     if (ctx->native != NULL) {
-        if (fdc_is_common_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
+        if (FDC.atomic_ok && fdc_is_own_copy(x, FDC.tuple_ok)) {
             return Py_NewRef(x);
         }
         PyObject *hit = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
@@ -391,7 +391,7 @@ fdc_deepcopy_entry(PyObject *x, PyObject *memo)
         return NULL;
     }
     int no_memo = (memo == NULL || memo == Py_None);
-    if (no_memo && fdc_is_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
+    if (no_memo && fdc_is_common_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
         return Py_NewRef(x);
     }
     fdc_ctx ctx = {0};

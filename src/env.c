@@ -7,48 +7,51 @@
  * dicts (copy.__dict__, copyreg.__dict__, the two dispatch tables) changes.
  */
 #include "fdc.h"
+#include <string.h>
 
 fdc_env FDC;
 
-uint64_t
-fdc_dict_version(PyObject *dict)
-{
-#if PY_VERSION_HEX >= 0x030C0000
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-    return ((PyDictObject *)dict)->ma_version_tag;
-#if PY_VERSION_HEX >= 0x030C0000
-#pragma GCC diagnostic pop
-#endif
-}
+PyTypeObject *fdc_atomic_table[FDC_ATOMIC_TABLE_SIZE];
+unsigned int fdc_atomic_shift;
 
-static PyTypeObject *rare_atomic[16];
-static int n_rare_atomic;
-
-int
-fdc_is_rare_atomic_type(PyTypeObject *tp)
-{
-    for (int i = 0; i < n_rare_atomic; i++) {
-        if (rare_atomic[i] == tp) {
-            return 1;
-        }
-    }
-    return 0;
-}
+#define N_ATOMIC 16
+static PyTypeObject *atomic_types[N_ATOMIC];
 
 static void
-init_rare_atomic(void)
+init_atomic_types(void)
 {
-    PyTypeObject *types[] = {
-        &PyComplex_Type, &PyType_Type, &PyRange_Type, &PyFunction_Type,
-        &PyCFunction_Type, &PyCode_Type, &PyProperty_Type, &_PyWeakref_RefType,
-        Py_TYPE(Py_Ellipsis), Py_TYPE(Py_NotImplemented),
+    PyTypeObject *types[N_ATOMIC] = {
+        &PyLong_Type, &PyUnicode_Type, &PyFloat_Type, Py_TYPE(Py_None),
+        &PyBool_Type, &PyBytes_Type, &PyComplex_Type, &PyType_Type, &PyRange_Type,
+        &PyFunction_Type, &PyCFunction_Type, &PyCode_Type, &PyProperty_Type,
+        &_PyWeakref_RefType, Py_TYPE(Py_Ellipsis), Py_TYPE(Py_NotImplemented),
     };
-    n_rare_atomic = (int)(sizeof(types) / sizeof(types[0]));
-    for (int i = 0; i < n_rare_atomic; i++) {
-        rare_atomic[i] = types[i];
+    for (int i = 0; i < N_ATOMIC; i++) {
+        atomic_types[i] = types[i];
     }
+}
+
+/* Find a shift that maps every atomic type to its own slot. */
+static int
+build_atomic_table(void)
+{
+    for (unsigned int shift = 0; shift < 24; shift++) {
+        memset(fdc_atomic_table, 0, sizeof(fdc_atomic_table));
+        int ok = 1;
+        for (int i = 0; i < N_ATOMIC && ok; i++) {
+            uintptr_t h = ((uintptr_t)atomic_types[i] >> shift) & (FDC_ATOMIC_TABLE_SIZE - 1);
+            if (fdc_atomic_table[h] != NULL) {
+                ok = 0;
+            }
+            fdc_atomic_table[h] = atomic_types[i];
+        }
+        if (ok) {
+            fdc_atomic_shift = shift;
+            return 0;
+        }
+    }
+    PyErr_SetString(PyExc_ImportError, "fastdeepcopy: no collision-free atomic type table");
+    return -1;
 }
 
 /* Borrowed value of `name` in dict `d`, or NULL (no exception) when absent. */
@@ -99,16 +102,9 @@ static void
 decide_fast_paths(void)
 {
     PyObject *dd = FDC.deepcopy_dispatch, *rt = FDC.reduce_table;
-    PyTypeObject *common[] = {
-        &PyLong_Type, &PyUnicode_Type, &PyFloat_Type, Py_TYPE(Py_None),
-        &PyBool_Type, &PyBytes_Type,
-    };
     int ok = 1;
-    for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++) {
-        ok = ok && maps_to(dd, common[i], FDC.deepcopy_atomic);
-    }
-    for (int i = 0; i < n_rare_atomic; i++) {
-        ok = ok && maps_to(dd, rare_atomic[i], FDC.deepcopy_atomic);
+    for (int i = 0; i < N_ATOMIC; i++) {
+        ok = ok && maps_to(dd, atomic_types[i], FDC.deepcopy_atomic);
     }
     FDC.atomic_ok = ok;
     FDC.list_ok = maps_to(dd, &PyList_Type, FDC.deepcopy_list);
@@ -167,7 +163,10 @@ intern(const char *s)
 int
 fdc_env_init(void)
 {
-    init_rare_atomic();
+    init_atomic_types();
+    if (build_atomic_table() < 0) {
+        return -1;
+    }
     FDC.copy_module = PyImport_ImportModule("copy");
     if (FDC.copy_module == NULL) {
         return -1;

@@ -71,7 +71,20 @@ extern fdc_env FDC;
 int fdc_env_init(void);
 /* Re-read the module globals when one of the watched dicts changed. */
 int fdc_env_refresh_slow(void);
-uint64_t fdc_dict_version(PyObject *dict);
+/* ma_version_tag changes on every modification of a dict (deprecated, but
+ * present and maintained in 3.12 and 3.13). */
+static inline uint64_t
+fdc_dict_version(PyObject *dict)
+{
+#if PY_VERSION_HEX >= 0x030C0000
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    return ((PyDictObject *)dict)->ma_version_tag;
+#if PY_VERSION_HEX >= 0x030C0000
+#pragma GCC diagnostic pop
+#endif
+}
 
 static inline int
 fdc_env_refresh(void)
@@ -171,21 +184,48 @@ fdc_tstate *fdc_tstate_get(void);   /* borrowed; NULL with exception on failure 
 int fdc_enter_recursion(fdc_ctx *ctx);
 void fdc_leave_recursion(void);
 
-/* atomic types of copy._deepcopy_dispatch: the common ones inline, the rest
- * (env.c) checked only after the container types. */
-int fdc_is_rare_atomic_type(PyTypeObject *tp);
-
-static inline int
-fdc_is_common_atomic_type(PyTypeObject *tp)
-{
-    return tp == &PyUnicode_Type || tp == &PyLong_Type || tp == &PyFloat_Type ||
-           tp == Py_TYPE(Py_None) || tp == &PyBool_Type || tp == &PyBytes_Type;
-}
+/* The atomic types of copy._deepcopy_dispatch, in a collision-free direct-
+ * mapped table (env.c picks the shift), so the test is one load and compare. */
+#define FDC_ATOMIC_TABLE_SIZE 256
+extern PyTypeObject *fdc_atomic_table[FDC_ATOMIC_TABLE_SIZE];
+extern unsigned int fdc_atomic_shift;
 
 static inline int
 fdc_is_atomic_type(PyTypeObject *tp)
 {
-    return fdc_is_common_atomic_type(tp) || fdc_is_rare_atomic_type(tp);
+    uintptr_t h = (uintptr_t)tp >> fdc_atomic_shift;
+    return fdc_atomic_table[h & (FDC_ATOMIC_TABLE_SIZE - 1)] == tp;
 }
+
+static inline int
+fdc_is_common_atomic_type(PyTypeObject *tp)
+{
+    return fdc_is_atomic_type(tp);
+}
+
+/* An exact tuple of atomic items is its own deep copy and never enters
+ * a native memo (stdlib memoizes only copies that differ from the original). */
+static inline int
+fdc_is_atomic_tuple(PyObject *t)
+{
+    if (!Py_IS_TYPE(t, &PyTuple_Type)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(t); i++) {
+        if (!fdc_is_common_atomic_type(Py_TYPE(PyTuple_GET_ITEM(t, i)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Items that a native-memo copy may take as they are (needs FDC.atomic_ok;
+ * tuples also FDC.tuple_ok). */
+static inline int
+fdc_is_own_copy(PyObject *o, int tuple_ok)
+{
+    return fdc_is_common_atomic_type(Py_TYPE(o)) || (tuple_ok && fdc_is_atomic_tuple(o));
+}
+
 
 #endif

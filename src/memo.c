@@ -132,6 +132,9 @@ void
 fdc_memo_clear(fdc_memo *m)
 {
     Py_ssize_t used = m->used, keep_used = m->keep_used;
+    if (used == 0 && keep_used == 0) {
+        return;
+    }
     if (used > 0) {
         index_clear_used(m);
     }
