@@ -7,15 +7,11 @@
  */
 #include "fdc.h"
 
-/* Copy one item: the atomic shortcut inline, the rest through the recursion.
- * `item` is borrowed and must stay alive for the duration (callers hold it). */
+/* Copy one item.  `item` is borrowed and must stay alive for the duration
+ * (callers hold a reference while user code may run). */
 static inline PyObject *
 copy_item(fdc_ctx *ctx, PyObject *item)
 {
-    if (ctx->native != NULL && FDC.atomic_ok && fdc_is_own_copy(item, FDC.tuple_ok)) {
-        FDC_STATS.objects++;
-        return Py_NewRef(item);
-    }
     return fdc_deepcopy_rec(ctx, item);
 }
 

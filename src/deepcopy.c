@@ -282,8 +282,8 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
 }
 
 /* Everything after the memo lookup missed: copy, then memoize as stdlib does. */
-static PyObject *
-copy_and_memoize(fdc_ctx *ctx, PyObject *x)
+PyObject *
+fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
 {
     if (fdc_enter_recursion(ctx) < 0) {
         return NULL;
@@ -311,30 +311,21 @@ copy_and_memoize(fdc_ctx *ctx, PyObject *x)
     return y;
 }
 
+/* The recursion on a Python memo: memo lookup first for every object, as
+ * stdlib does (a caller may have stored anything under any id). */
 PyObject *
-fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
+fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x)
 {
     FDC_STATS.objects++;
-    if (ctx->native != NULL) {
-        if (FDC.atomic_ok && fdc_is_own_copy(x, FDC.tuple_ok)) {
-            return Py_NewRef(x);
-        }
-        PyObject *hit = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
-        if (hit != NULL) {
-            return Py_NewRef(hit);
-        }
+    PyObject *hit;
+    int r = fdc_memo_get(ctx, x, &hit);
+    if (r != 0) {
+        return r > 0 ? hit : NULL;
     }
-    else {
-        PyObject *hit;
-        int r = fdc_memo_get(ctx, x, &hit);
-        if (r != 0) {
-            return r > 0 ? hit : NULL;
-        }
-        if (fdc_is_common_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
-            return Py_NewRef(x);
-        }
+    if (FDC.atomic_ok && fdc_is_atomic_type(Py_TYPE(x))) {
+        return Py_NewRef(x);
     }
-    return copy_and_memoize(ctx, x);
+    return fdc_copy_and_memoize(ctx, x);
 }
 
 /* ---- top-level entry ------------------------------------------------------ */

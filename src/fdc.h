@@ -129,7 +129,11 @@ typedef struct {
 } fdc_ctx;
 
 PyObject *fdc_deepcopy_entry(PyObject *x, PyObject *memo);
-PyObject *fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x);
+/* deepcopy(x, memo) inside a copy; fdc_deepcopy_rec is defined below. */
+static inline PyObject *fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x);
+/* Everything after a memo miss: copy x and memoize as stdlib does. */
+PyObject *fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_shallow_copy(PyObject *x);
 
 PyObject *fdc_table_get(PyObject *table, PyObject *key);  /* new ref / NULL (+err?) */
@@ -227,5 +231,24 @@ fdc_is_own_copy(PyObject *o, int tuple_ok)
     return fdc_is_common_atomic_type(Py_TYPE(o)) || (tuple_ok && fdc_is_atomic_tuple(o));
 }
 
+
+/* The recursion on a native memo: objects that are their own copy never
+ * enter the memo, so they are returned before the lookup. */
+static inline PyObject *
+fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
+{
+    if (ctx->native == NULL) {
+        return fdc_deepcopy_rec_pymemo(ctx, x);
+    }
+    FDC_STATS.objects++;
+    if (FDC.atomic_ok && fdc_is_own_copy(x, FDC.tuple_ok)) {
+        return Py_NewRef(x);
+    }
+    PyObject *hit = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
+    if (hit != NULL) {
+        return Py_NewRef(hit);
+    }
+    return fdc_copy_and_memoize(ctx, x);
+}
 
 #endif
