@@ -280,24 +280,19 @@ PyObject *
 fdc_copy_set(fdc_ctx *ctx, PyObject *x)
 {
     /* stdlib goes through set.__reduce_ex__(4): (type(x), (list(x),), None),
-     * then type(x)(deepcopy(list)).  The snapshot list makes the copy immune
-     * to mutation of x; the set is memoized only after its items. */
+     * then type(x)(deepcopy(that list)).  The snapshot list is copied (and
+     * memoized) like any list; the set is memoized only after its items. */
     PyObject *items = PySequence_List(x);
     if (items == NULL) {
         return NULL;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(items); i++) {
-        PyObject *item = PyList_GET_ITEM(items, i);
-        PyObject *c = copy_item(ctx, item);
-        if (c == NULL) {
-            Py_DECREF(items);
-            return NULL;
-        }
-        PyList_SET_ITEM(items, i, c);
-        Py_DECREF(item);
-    }
-    PyObject *y = PySet_CheckExact(x) ? PySet_New(items) : PyFrozenSet_New(items);
+    PyObject *copied = fdc_deepcopy_rec(ctx, items);
     Py_DECREF(items);
+    if (copied == NULL) {
+        return NULL;
+    }
+    PyObject *y = PySet_CheckExact(x) ? PySet_New(copied) : PyFrozenSet_New(copied);
+    Py_DECREF(copied);
     return y;
 }
 

@@ -291,6 +291,12 @@ fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
     int stored = 0;
     PyObject *y = copy_by_type(ctx, x, Py_TYPE(x), &stored);
     fdc_leave_recursion();
+#ifdef FDC_DEBUG
+    if (y != NULL && PyErr_Occurred()) {
+        fprintf(stderr, "fastdeepcopy: stray exception after copying a %s\n", Py_TYPE(x)->tp_name);
+        abort();
+    }
+#endif
     if (y == NULL) {
         return NULL;
     }

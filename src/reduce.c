@@ -443,6 +443,53 @@ fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
     return 0;
 }
 
+/* tuple(deepcopy(arg, memo) for arg in args): each argument on its own,
+ * as copy._reconstruct's generator does (the args tuple is not memoized). */
+static PyObject *
+deepcopy_each(fdc_ctx *ctx, PyObject *args)
+{
+    if (PyTuple_CheckExact(args)) {
+        Py_ssize_t n = PyTuple_GET_SIZE(args);
+        PyObject *out = PyTuple_New(n);
+        if (out == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            PyObject *c = fdc_deepcopy_rec(ctx, PyTuple_GET_ITEM(args, i));
+            if (c == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(out, i, c);
+        }
+        return out;
+    }
+    PyObject *it = PyObject_GetIter(args);
+    if (it == NULL) {
+        return NULL;
+    }
+    PyObject *list = PyList_New(0);
+    PyObject *item;
+    while (list != NULL && (item = PyIter_Next(it)) != NULL) {
+        PyObject *c = fdc_deepcopy_rec(ctx, item);
+        Py_DECREF(item);
+        if (c == NULL || PyList_Append(list, c) < 0) {
+            Py_XDECREF(c);
+            Py_CLEAR(list);
+            break;
+        }
+        Py_DECREF(c);
+    }
+    Py_DECREF(it);
+    if (list == NULL || PyErr_Occurred()) {
+        Py_XDECREF(list);
+        return NULL;
+    }
+    PyObject *t = PyList_AsTuple(list);
+    Py_DECREF(list);
+    return t;
+}
+
 PyObject *
 fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
 {
@@ -456,12 +503,13 @@ fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
     PyObject *listiter = n > 3 ? PyTuple_GET_ITEM(rv, 3) : Py_None;
     PyObject *dictiter = n > 4 ? PyTuple_GET_ITEM(rv, 4) : Py_None;
 
-    /* if deep and args: args = deepcopy(args, memo) */
+    /* if deep and args: args = (deepcopy(arg, memo) for arg in args)
+     * y = func(*args) */
     int truth = deep ? PyObject_IsTrue(args) : 0;
     if (truth < 0) {
         return NULL;
     }
-    PyObject *cargs = truth ? fdc_deepcopy_rec(ctx, args) : Py_NewRef(args);
+    PyObject *cargs = truth ? deepcopy_each(ctx, args) : Py_NewRef(args);
     if (cargs == NULL) {
         return NULL;
     }

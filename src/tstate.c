@@ -102,7 +102,8 @@ fdc_enter_recursion(fdc_ctx *ctx)
                         "maximum recursion depth exceeded while deep copying");
         return -1;
     }
-    return Py_EnterRecursiveCall(" while deep copying");
+    /* Py_EnterRecursiveCall returns nonzero (not necessarily -1) on failure */
+    return Py_EnterRecursiveCall(" while deep copying") ? -1 : 0;
 }
 
 void

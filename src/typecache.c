@@ -533,32 +533,24 @@ copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields)
         Py_XDECREF(dict);
         return PyErr_Occurred() ? NULL : fdc_copy_via_reduce(ctx, x, 1);
     }
-    PyObject *newargs = PyTuple_New(n + 1);
-    if (newargs == NULL) {
+    /* args = (cls, *x) copied one by one: cls is atomic; then
+     * copyreg.__newobj__(cls, *items) = tuple.__new__(cls, items) */
+    PyObject *items = PyTuple_New(n);
+    if (items == NULL) {
         return NULL;
     }
-    PyTuple_SET_ITEM(newargs, 0, Py_NewRef((PyObject *)Py_TYPE(x)));
     for (Py_ssize_t i = 0; i < n; i++) {
-        PyTuple_SET_ITEM(newargs, i + 1, Py_NewRef(PyTuple_GET_ITEM(x, i)));
+        PyObject *c = fdc_deepcopy_rec(ctx, PyTuple_GET_ITEM(x, i));
+        if (c == NULL) {
+            Py_DECREF(items);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(items, i, c);
     }
-    PyObject *cargs = fdc_deepcopy_rec(ctx, newargs);
-    Py_DECREF(newargs);
-    if (cargs == NULL) {
-        return NULL;
-    }
-    PyObject *y;
-    if (PyTuple_CheckExact(cargs) && PyTuple_GET_SIZE(cargs) == n + 1 &&
-        PyTuple_GET_ITEM(cargs, 0) == (PyObject *)Py_TYPE(x)) {
-        PyObject *items = PyTuple_GetSlice(cargs, 1, n + 1);
-        PyObject *targs = items ? PyTuple_Pack(1, items) : NULL;
-        y = targs ? PyTuple_Type.tp_new(Py_TYPE(x), targs, NULL) : NULL;
-        Py_XDECREF(targs);
-        Py_XDECREF(items);
-    }
-    else {
-        y = fdc_call_star(FDC.newobj, cargs);
-    }
-    Py_DECREF(cargs);
+    PyObject *targs = PyTuple_Pack(1, items);
+    Py_DECREF(items);
+    PyObject *y = targs ? PyTuple_Type.tp_new(Py_TYPE(x), targs, NULL) : NULL;
+    Py_XDECREF(targs);
     if (y != NULL && fdc_memo_set(ctx, x, y) < 0) {
         Py_CLEAR(y);
     }
