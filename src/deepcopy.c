@@ -97,10 +97,11 @@ fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
     }
     else {
         /* y = memo.get(d, _nil) */
-        v = PyObject_CallMethodObjArgs(ctx->pymemo, FDC.s_get, key, FDC.nil, NULL);
-        if (v == FDC.nil) {
-            Py_CLEAR(v);
-        }
+        v = PyObject_CallMethodObjArgs(ctx->pymemo, FDC.s_get, key, ctx->nil, NULL);
+    }
+    if (v == ctx->nil) {
+        /* y = memo.get(d, _nil); if y is not _nil: return y */
+        Py_CLEAR(v);
     }
     Py_DECREF(key);
     if (v == NULL) {
@@ -242,6 +243,9 @@ copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
     if (fdc_lookup_attr(x, FDC.s_deepcopy, &copier) < 0) {
         return NULL;
     }
+    if (copier == Py_None) {   /* getattr(x, "__deepcopy__", None) is None */
+        Py_CLEAR(copier);
+    }
     if (copier != NULL) {
         FDC_STATS.hook_deepcopy++;
         y = call_with_memo(ctx, copier, NULL);
@@ -269,7 +273,7 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
     if ((tp == &PySet_Type && FDC.set_ok) || (tp == &PyFrozenSet_Type && FDC.frozenset_ok)) {
         return fdc_copy_set(ctx, x);
     }
-    if (tp == &PyByteArray_Type && FDC.bytearray_ok) {
+    if (tp == &PyByteArray_Type && FDC.bytearray_ok && ctx->native != NULL) {
         return fdc_copy_bytearray(ctx, x);
     }
     if (tp == &PyMethod_Type && FDC.method_ok) {
@@ -381,7 +385,7 @@ ctx_start_python(fdc_ctx *ctx, PyObject *memo)
 }
 
 PyObject *
-fdc_deepcopy_entry(PyObject *x, PyObject *memo)
+fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil)
 {
     FDC_STATS.calls++;
     if (fdc_env_refresh() < 0) {
@@ -392,6 +396,7 @@ fdc_deepcopy_entry(PyObject *x, PyObject *memo)
         return Py_NewRef(x);
     }
     fdc_ctx ctx = {0};
+    ctx.nil = nil ? nil : FDC.nil;
     ctx.ts = fdc_tstate_get();
     if (ctx.ts == NULL) {
         return NULL;

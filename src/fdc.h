@@ -125,10 +125,11 @@ typedef struct {
     PyObject *pymemo_id;  /* id(pymemo) as an int (owned), for _keep_alive */
     int pymemo_exact;     /* PyDict_CheckExact(pymemo) */
     fdc_tstate *ts;       /* the thread's state (owns the cached native memo) */
+    PyObject *nil;        /* borrowed: deepcopy's _nil (a memo value that means "absent") */
     int owns_native;      /* native memo must be released by this context */
 } fdc_ctx;
 
-PyObject *fdc_deepcopy_entry(PyObject *x, PyObject *memo);
+PyObject *fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil);
 /* deepcopy(x, memo) inside a copy; fdc_deepcopy_rec is defined below. */
 static inline PyObject *fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x);

@@ -4,49 +4,51 @@
 int fdc_patch_init(PyObject *module);
 
 /* Parse deepcopy's signature: deepcopy(x, memo=None, _nil=[]) */
+/* Bind vectorcall arguments to a Python-style signature with `n` parameters,
+ * the first required, with the messages CPython gives for a Python function. */
 static int
-parse_deepcopy_args(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames,
-                    PyObject **x, PyObject **memo)
+bind_args(const char *fname, const char *const *names, int n,
+          PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames, PyObject **slots)
 {
-    static const char *const names[] = {"x", "memo", "_nil"};
-    PyObject *slots[3] = {NULL, NULL, NULL};
-    if (nargs > 3) {
-        PyErr_Format(PyExc_TypeError,
-                     "deepcopy() takes from 1 to 3 positional arguments but %zd were given",
-                     nargs);
+    if (nargs > n) {
+        if (n == 1) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() takes 1 positional argument but %zd were given", fname, nargs);
+        }
+        else {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() takes from 1 to %d positional arguments but %zd were given",
+                         fname, n, nargs);
+        }
         return -1;
     }
-    for (Py_ssize_t i = 0; i < nargs; i++) {
-        slots[i] = args[i];
+    for (int i = 0; i < n; i++) {
+        slots[i] = i < nargs ? args[i] : NULL;
     }
     Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
     for (Py_ssize_t k = 0; k < nkw; k++) {
         PyObject *name = PyTuple_GET_ITEM(kwnames, k);
-        int found = 0;
-        for (int i = 0; i < 3; i++) {
-            if (PyUnicode_CompareWithASCIIString(name, names[i]) == 0) {
-                if (slots[i] != NULL) {
-                    PyErr_Format(PyExc_TypeError,
-                                 "deepcopy() got multiple values for argument '%s'", names[i]);
-                    return -1;
-                }
-                slots[i] = args[nargs + k];
-                found = 1;
-            }
+        int i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(name, names[i]) != 0) {
+            i++;
         }
-        if (!found) {
+        if (i == n) {
             PyErr_Format(PyExc_TypeError,
-                         "deepcopy() got an unexpected keyword argument '%U'", name);
+                         "%s() got an unexpected keyword argument '%U'", fname, name);
             return -1;
         }
+        if (slots[i] != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got multiple values for argument '%s'", fname, names[i]);
+            return -1;
+        }
+        slots[i] = args[nargs + k];
     }
     if (slots[0] == NULL) {
-        PyErr_SetString(PyExc_TypeError,
-                        "deepcopy() missing 1 required positional argument: 'x'");
+        PyErr_Format(PyExc_TypeError,
+                     "%s() missing 1 required positional argument: '%s'", fname, names[0]);
         return -1;
     }
-    *x = slots[0];
-    *memo = slots[1];
     return 0;
 }
 
@@ -55,15 +57,16 @@ PyObject *
 fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                         PyObject *kwnames)
 {
+    static const char *const names[] = {"x", "memo", "_nil"};
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *x, *memo;
+    PyObject *slots[3];
     if (nargs == 1 && kwnames == NULL) {
-        return fdc_deepcopy_entry(args[0], NULL);
+        return fdc_deepcopy_entry(args[0], NULL, NULL);
     }
-    if (parse_deepcopy_args(args, nargs, kwnames, &x, &memo) < 0) {
+    if (bind_args("deepcopy", names, 3, args, nargs, kwnames, slots) < 0) {
         return NULL;
     }
-    return fdc_deepcopy_entry(x, memo);
+    return fdc_deepcopy_entry(slots[0], slots[1], slots[2]);
 }
 
 static PyObject *
@@ -72,10 +75,27 @@ py_deepcopy(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject 
     return fdc_deepcopy_vectorcall(module, args, (size_t)nargs, kwnames);
 }
 
-static PyObject *
-py_copy(PyObject *module, PyObject *x)
+/* The vectorcall of a patched copy.copy function object, and copy() itself. */
+PyObject *
+fdc_copy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
+                    PyObject *kwnames)
 {
-    return fdc_shallow_copy(x);
+    static const char *const names[] = {"x"};
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *slots[1];
+    if (nargs == 1 && kwnames == NULL) {
+        return fdc_shallow_copy(args[0]);
+    }
+    if (bind_args("copy", names, 1, args, nargs, kwnames, slots) < 0) {
+        return NULL;
+    }
+    return fdc_shallow_copy(slots[0]);
+}
+
+static PyObject *
+py_copy(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    return fdc_copy_vectorcall(module, args, (size_t)nargs, kwnames);
 }
 
 #if PY_VERSION_HEX >= 0x030D0000
@@ -142,7 +162,7 @@ py_memo_bytes(PyObject *module, PyObject *unused)
 static PyMethodDef engine_methods[] = {
     {"deepcopy", (PyCFunction)(void (*)(void))py_deepcopy, METH_FASTCALL | METH_KEYWORDS,
      "deepcopy(x, memo=None, _nil=[])\n--\n\nDeep copy operation on arbitrary Python objects."},
-    {"copy", py_copy, METH_O, "copy(x)\n--\n\nShallow copy operation on arbitrary Python objects."},
+    {"copy", (PyCFunction)(void (*)(void))py_copy, METH_FASTCALL | METH_KEYWORDS, "copy(x)\n--\n\nShallow copy operation on arbitrary Python objects."},
 #if PY_VERSION_HEX >= 0x030D0000
     {"replace", (PyCFunction)(void (*)(void))py_replace, METH_VARARGS | METH_KEYWORDS,
      "replace(obj, /, **changes)\n--\n\nReturn a new object replacing specified fields."},

@@ -142,6 +142,9 @@ call_reductor(PyObject *x, PyTypeObject *cls, int deep)
     if (PyErr_Occurred() || fdc_lookup_attr(x, FDC.s_reduce_ex, &reductor) < 0) {
         return NULL;
     }
+    if (reductor == Py_None) {   /* getattr(x, "__reduce_ex__", None) is None */
+        Py_CLEAR(reductor);
+    }
     if (reductor != NULL) {
         rv = PyObject_CallOneArg(reductor, FDC.four);
         Py_DECREF(reductor);

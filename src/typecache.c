@@ -564,6 +564,11 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
     if (e == NULL) {
         return NULL;
     }
+    if (ctx->native == NULL && e->kind != FDC_KIND_SELF) {
+        /* A Python memo sees every lookup stdlib makes (even of the class in
+         * the reduce args): take the full protocol. */
+        return NULL;
+    }
     if (e->kind == FDC_KIND_PLAIN) {
         PyObject *slotnames = Py_NewRef(e->slotnames);  /* the entry may change */
         PyObject *y = copy_plain(ctx, x, slotnames);
