@@ -128,7 +128,8 @@ inherits_from_object(PyTypeObject *tp, PyObject *name)
 static int
 has_plain_layout(PyTypeObject *tp)
 {
-    if (tp->tp_itemsize != 0 || tp->tp_new != PyBaseObject_Type.tp_new) {
+    if (tp->tp_itemsize != 0 || tp->tp_new != PyBaseObject_Type.tp_new ||
+        !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
         return 0;
     }
     for (PyTypeObject *b = tp; b != &PyBaseObject_Type; b = b->tp_base) {
@@ -158,6 +159,10 @@ in_table(PyObject *table, PyTypeObject *tp)
 static PyObject *
 cached_slotnames(PyTypeObject *tp)
 {
+    if (!(tp->tp_flags & Py_TPFLAGS_HEAPTYPE) || tp->tp_dict == NULL) {
+        /* static types (object itself, ...) keep no __slotnames__ we can read */
+        return NULL;
+    }
     PyObject *names = PyDict_GetItemWithError(tp->tp_dict, FDC.s_slotnames);
     if (names == NULL || !PyList_CheckExact(names)) {
         PyErr_Clear();
