@@ -170,7 +170,13 @@ enum {
     FDC_KIND_PLAIN = 1,    /* object.__reduce_ex__ with default state, no hooks */
     FDC_KIND_SELF = 2,     /* __deepcopy__ is `return self` (enum.Enum's) */
     FDC_KIND_NAMEDTUPLE = 3, /* collections.namedtuple class, default protocol */
+    FDC_KIND_DATETIME = 4, /* exact datetime.date/time/datetime/timedelta */
 };
+
+/* datetimes.c */
+enum { FDC_DT_DATE = 1, FDC_DT_DATETIME = 2, FDC_DT_TIME = 3, FDC_DT_DELTA = 4 };
+int fdc_datetime_kind(PyTypeObject *tp);   /* 0 when not one of them */
+PyObject *fdc_copy_datetime(fdc_ctx *ctx, PyObject *x, int kind);
 PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
 /* _reconstruct after y = func(*args).  `plain`: y's class is a PLAIN class of
  * the type cache (no __setstate__, standard __dict__). */

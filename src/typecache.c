@@ -25,7 +25,8 @@ typedef struct {
     uint64_t epoch;
     int kind;
     PyObject *slotnames;      /* owned, PLAIN only: the class's __slotnames__ list */
-    Py_ssize_t nfields;       /* NAMEDTUPLE only: arguments of the generated __new__ */
+    Py_ssize_t nfields;       /* NAMEDTUPLE: arguments of the generated __new__;
+                                 DATETIME: which of the datetime types */
 } typecache_entry;
 
 static typecache_entry cache[FDC_TYPECACHE_SIZE];
@@ -346,6 +347,9 @@ decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
     if (decide_namedtuple(tp, nfields)) {
         return FDC_KIND_NAMEDTUPLE;
     }
+    if (!in_table(FDC.reduce_table, tp) && (*nfields = fdc_datetime_kind(tp)) > 0) {
+        return FDC_KIND_DATETIME;
+    }
     return FDC_KIND_GENERIC;
 }
 
@@ -588,6 +592,9 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
     }
     if (e->kind == FDC_KIND_NAMEDTUPLE) {
         return copy_namedtuple(ctx, x, e->nfields);
+    }
+    if (e->kind == FDC_KIND_DATETIME) {
+        return fdc_copy_datetime(ctx, x, (int)e->nfields);
     }
     return NULL;
 }
