@@ -136,7 +136,7 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x)
      * for key, value in x.items(): y[deepcopy(key)] = deepcopy(value)
      * (the right-hand side, the value, is evaluated first) */
     Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
-    PyObject *y = PyDict_New();
+    PyObject *y = _PyDict_NewPresized(used);
     PyObject *key, *value;
     if (y == NULL) {
         return NULL;
