@@ -189,7 +189,16 @@ struct fdc_tstate {
     int memo_in_use;      /* explicit flag: is `memo` serving a call right now? */
     char *stack_limit;    /* raise RecursionError below this address */
 };
-fdc_tstate *fdc_tstate_get(void);   /* borrowed; NULL with exception on failure */
+extern _Thread_local fdc_tstate *fdc_current_tstate;
+fdc_tstate *fdc_tstate_create(void);
+
+/* This thread's state (borrowed); NULL with an exception on failure. */
+static inline fdc_tstate *
+fdc_tstate_get(void)
+{
+    fdc_tstate *ts = fdc_current_tstate;
+    return ts != NULL ? ts : fdc_tstate_create();
+}
 
 /* Recursion guard: both CPython's counter and a native stack-address check. */
 int fdc_enter_recursion(fdc_ctx *ctx);

@@ -7,7 +7,7 @@
 #include "fdc.h"   /* Python.h defines _GNU_SOURCE, needed for pthread_getattr_np */
 #include <pthread.h>
 
-static _Thread_local fdc_tstate *current;
+_Thread_local fdc_tstate *fdc_current_tstate;
 static PyObject *capsule_key;   /* the thread-dict key owning our capsule */
 
 /* Stay this far above the lowest usable stack address. */
@@ -23,8 +23,8 @@ capsule_destructor(PyObject *capsule)
         PyErr_Clear();
         return;
     }
-    if (current == ts) {
-        current = NULL;
+    if (fdc_current_tstate == ts) {
+        fdc_current_tstate = NULL;
     }
     fdc_memo_free(&ts->memo);
     PyMem_Free(ts);
@@ -79,17 +79,13 @@ tstate_create(void)
     if (r < 0) {
         return NULL;
     }
-    current = ts;
+    fdc_current_tstate = ts;
     return ts;
 }
 
 fdc_tstate *
-fdc_tstate_get(void)
+fdc_tstate_create(void)
 {
-    fdc_tstate *ts = current;
-    if (ts != NULL) {
-        return ts;
-    }
     return tstate_create();
 }
 
