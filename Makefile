@@ -39,7 +39,7 @@ $(EXT): $(SRCS) $(HDRS) Makefile
 	$(CC) $(CFLAGS_ALL) -shared -o $@ $(SRCS) $(EXTRA_LDFLAGS)
 
 $(PRELOAD): src/preload/preload.c Makefile
-	$(CC) -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $<
+	$(CC) -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $< -ldl
 
 $(VENV)/.stamp:
 	$(PY) -m venv $(VENV)

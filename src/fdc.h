@@ -136,6 +136,12 @@ PyObject *fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x);
 /* Everything after a memo miss: copy x and memoize as stdlib does. */
 PyObject *fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_shallow_copy(PyObject *x);
+/* module.c: deepcopy(x, memo=None, _nil=[]) and copy(x) as vectorcalls, with
+ * the stdlib's signatures; also installed on the patched stdlib functions. */
+PyObject *fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args,
+                                  size_t nargsf, PyObject *kwnames);
+PyObject *fdc_copy_vectorcall(PyObject *callable, PyObject *const *args,
+                              size_t nargsf, PyObject *kwnames);
 
 PyObject *fdc_table_get(PyObject *table, PyObject *key);  /* new ref / NULL (+err?) */
 int fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result); /* getattr(o, n, None) */

@@ -23,50 +23,10 @@
  */
 #include "fdc.h"
 
-extern PyObject *fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args,
-                                         size_t nargsf, PyObject *kwnames);
 int fdc_patch_init(PyObject *module);
 
 /* The vectorcall of a plain Python function, captured at import. */
 static vectorcallfunc default_vectorcall;
-
-/* copy(x): the signature of the stdlib's copy.copy, as a vectorcall. */
-static PyObject *
-fdc_copy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
-                    PyObject *kwnames)
-{
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    Py_ssize_t nkw = kwnames ? PyTuple_GET_SIZE(kwnames) : 0;
-    if (nargs == 1 && nkw == 0) {
-        return fdc_shallow_copy(args[0]);
-    }
-    if (nargs > 1) {
-        PyErr_Format(PyExc_TypeError,
-                     "copy() takes 1 positional argument but %zd were given", nargs);
-        return NULL;
-    }
-    PyObject *x = nargs == 1 ? args[0] : NULL;
-    for (Py_ssize_t k = 0; k < nkw; k++) {
-        PyObject *name = PyTuple_GET_ITEM(kwnames, k);
-        if (PyUnicode_CompareWithASCIIString(name, "x") != 0) {
-            PyErr_Format(PyExc_TypeError,
-                         "copy() got an unexpected keyword argument '%U'", name);
-            return NULL;
-        }
-        if (x != NULL) {
-            PyErr_SetString(PyExc_TypeError,
-                            "copy() got multiple values for argument 'x'");
-            return NULL;
-        }
-        x = args[nargs + k];
-    }
-    if (x == NULL) {
-        PyErr_SetString(PyExc_TypeError,
-                        "copy() missing 1 required positional argument: 'x'");
-        return NULL;
-    }
-    return fdc_shallow_copy(x);
-}
 
 /* Borrowed: the function object behind `arg`, or NULL with TypeError. */
 static PyFunctionObject *
