@@ -352,6 +352,10 @@ fdc_copy_set(fdc_ctx *ctx, PyObject *x)
     }
     PyObject *y = PySet_CheckExact(x) ? PySet_New(copied) : PyFrozenSet_New(copied);
     Py_DECREF(copied);
+    /* _reconstruct's own memo[id(x)] = y (deepcopy stores it again after) */
+    if (y != NULL && ctx->native == NULL && fdc_memo_set(ctx, x, y) < 0) {
+        Py_CLEAR(y);
+    }
     return y;
 }
 
@@ -359,5 +363,5 @@ PyObject *
 fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x)
 {
     /* bytearray.__reduce_ex__(4) -> (bytearray, (bytes(x),), None) */
-    return PyByteArray_FromStringAndSize(PyByteArray_AS_STRING(x), PyByteArray_GET_SIZE(x));
+    return PyByteArray_FromObject(x);
 }

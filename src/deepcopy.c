@@ -183,17 +183,18 @@ fdc_memo_expose(fdc_ctx *ctx)
 /* `table.get(key)` for the dispatch tables: new reference, or NULL with or
  * without an exception (check PyErr_Occurred). */
 PyObject *
-fdc_table_get(PyObject *table, PyObject *key)
+fdc_table_get(PyObject *table, const char *global, PyObject *key)
 {
+    if (table == NULL) {
+        /* the global was deleted from the copy module: stdlib's lookup fails */
+        PyErr_Format(PyExc_NameError, "name '%s' is not defined", global);
+        return NULL;
+    }
     if (PyDict_CheckExact(table)) {
         PyObject *v = PyDict_GetItemWithError(table, key);
         return Py_XNewRef(v);
     }
-    PyObject *v = PyObject_CallMethodOneArg(table, FDC.s_get, key);
-    if (v == Py_None) {
-        Py_CLEAR(v);
-    }
-    return v;
+    return PyObject_CallMethodOneArg(table, FDC.s_get, key);
 }
 
 int
@@ -227,7 +228,12 @@ copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
     if (y != NULL || PyErr_Occurred()) {
         return y;
     }
-    PyObject *copier = fdc_table_get(FDC.deepcopy_dispatch, (PyObject *)tp);
+    /* copier = _deepcopy_dispatch.get(cls); if copier is not None: ... */
+    PyObject *copier = fdc_table_get(FDC.deepcopy_dispatch, "_deepcopy_dispatch",
+                                     (PyObject *)tp);
+    if (copier == Py_None) {
+        Py_CLEAR(copier);
+    }
     if (copier != NULL) {
         FDC_STATS.hook_dispatch++;
         y = call_with_memo(ctx, copier, x);

@@ -54,20 +54,42 @@ build_atomic_table(void)
     return -1;
 }
 
-/* Borrowed value of `name` in dict `d`, or NULL (no exception) when absent. */
-static PyObject *
-dict_get_str(PyObject *d, const char *name)
+/* The module globals we snapshot: (dict, name, slot).  Keys are interned once
+ * at import, so re-reading them allocates nothing and cannot fail halfway. */
+typedef struct {
+    int in_copyreg;
+    const char *name;
+    PyObject **slot;
+    PyObject *key;
+} global_ref;
+
+static global_ref globals_read[] = {
+    {0, "_deepcopy_dispatch", &FDC.deepcopy_dispatch, NULL},
+    {0, "dispatch_table", &FDC.reduce_table, NULL},
+    {0, "Error", &FDC.copy_error, NULL},
+    {0, "_reconstruct", &FDC.reconstruct, NULL},
+    {0, "_deepcopy_atomic", &FDC.deepcopy_atomic, NULL},
+    {0, "_deepcopy_list", &FDC.deepcopy_list, NULL},
+    {0, "_deepcopy_tuple", &FDC.deepcopy_tuple, NULL},
+    {0, "_deepcopy_dict", &FDC.deepcopy_dict, NULL},
+    {0, "_deepcopy_method", &FDC.deepcopy_method, NULL},
+    {0, "_copy_dispatch", &FDC.copy_dispatch, NULL},
+    {1, "__newobj__", &FDC.newobj, NULL},
+};
+#define N_GLOBALS ((int)(sizeof(globals_read) / sizeof(globals_read[0])))
+
+static int
+intern_global_keys(void)
 {
-    PyObject *v = PyDict_GetItemString(d, name);
-    return v;
+    for (int i = 0; i < N_GLOBALS; i++) {
+        globals_read[i].key = PyUnicode_InternFromString(globals_read[i].name);
+        if (globals_read[i].key == NULL) {
+            return -1;
+        }
+    }
+    return 0;
 }
 
-static void
-set_ref(PyObject **slot, PyObject *value)
-{
-    Py_XINCREF(value);
-    Py_XSETREF(*slot, value);
-}
 
 /* Does `table` (the dispatch dict) map `tp` to `expected`?  Non-dicts: no. */
 static int
@@ -136,18 +158,24 @@ take_versions(void)
 int
 fdc_env_refresh_slow(void)
 {
-    PyObject *cd = FDC.copy_dict;
-    set_ref(&FDC.deepcopy_dispatch, dict_get_str(cd, "_deepcopy_dispatch"));
-    set_ref(&FDC.reduce_table, dict_get_str(cd, "dispatch_table"));
-    set_ref(&FDC.copy_error, dict_get_str(cd, "Error"));
-    set_ref(&FDC.reconstruct, dict_get_str(cd, "_reconstruct"));
-    set_ref(&FDC.deepcopy_atomic, dict_get_str(cd, "_deepcopy_atomic"));
-    set_ref(&FDC.deepcopy_list, dict_get_str(cd, "_deepcopy_list"));
-    set_ref(&FDC.deepcopy_tuple, dict_get_str(cd, "_deepcopy_tuple"));
-    set_ref(&FDC.deepcopy_dict, dict_get_str(cd, "_deepcopy_dict"));
-    set_ref(&FDC.deepcopy_method, dict_get_str(cd, "_deepcopy_method"));
-    set_ref(&FDC.copy_dispatch, dict_get_str(cd, "_copy_dispatch"));
-    set_ref(&FDC.newobj, dict_get_str(FDC.copyreg_dict, "__newobj__"));
+    /* Read everything first, then commit: a failure leaves the old snapshot
+     * (and the old versions, so the next call tries again). */
+    PyObject *values[N_GLOBALS];
+    for (int i = 0; i < N_GLOBALS; i++) {
+        PyObject *d = globals_read[i].in_copyreg ? FDC.copyreg_dict : FDC.copy_dict;
+        values[i] = PyDict_GetItemWithError(d, globals_read[i].key);
+        if (values[i] == NULL && PyErr_Occurred()) {
+            for (int k = 0; k < i; k++) {
+                Py_XDECREF(values[k]);
+            }
+            return -1;
+        }
+        Py_XINCREF(values[i]);   /* own them before any old value is released */
+    }
+    for (int i = 0; i < N_GLOBALS; i++) {
+        /* NULL: the global was deleted */
+        Py_XSETREF(*globals_read[i].slot, values[i]);
+    }
     decide_fast_paths();
     take_versions();
     FDC.epoch++;
@@ -202,6 +230,9 @@ fdc_env_init(void)
     FDC.four = PyLong_FromLong(4);
     FDC.nil = PyList_New(0);
     if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL) {
+        return -1;
+    }
+    if (intern_global_keys() < 0) {
         return -1;
     }
     FDC.newobj_orig = Py_XNewRef(PyDict_GetItemString(FDC.copyreg_dict, "__newobj__"));

@@ -143,7 +143,10 @@ PyObject *fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args,
 PyObject *fdc_copy_vectorcall(PyObject *callable, PyObject *const *args,
                               size_t nargsf, PyObject *kwnames);
 
-PyObject *fdc_table_get(PyObject *table, PyObject *key);  /* new ref / NULL (+err?) */
+/* table.get(key) for a dispatch table that is the copy module's global
+ * `global`: the raw value (new ref, None included), NULL + exception, or NULL
+ * without exception when absent. */
+PyObject *fdc_table_get(PyObject *table, const char *global, PyObject *key);
 int fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result); /* getattr(o, n, None) */
 
 /* Memo operations, dispatching on the context's mode. */

@@ -60,6 +60,10 @@ reconstruct_in_python(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
         return NULL;
     }
     PyObject *memo = Py_None;
+    if (FDC.reconstruct == NULL) {
+        PyErr_SetString(PyExc_NameError, "name '_reconstruct' is not defined");
+        return NULL;
+    }
     if (deep && (memo = fdc_memo_expose(ctx)) == NULL) {
         return NULL;
     }
@@ -132,12 +136,17 @@ fail:
 static PyObject *
 call_reductor(PyObject *x, PyTypeObject *cls, int deep)
 {
-    PyObject *reductor = fdc_table_get(FDC.reduce_table, (PyObject *)cls);
+    /* deep: `if reductor:`, shallow: `if reductor is not None:` */
+    PyObject *reductor = fdc_table_get(FDC.reduce_table, "dispatch_table", (PyObject *)cls);
     PyObject *rv;
     if (reductor != NULL) {
-        rv = PyObject_CallOneArg(reductor, x);
-        Py_DECREF(reductor);
-        return rv;
+        int use = deep ? PyObject_IsTrue(reductor) : reductor != Py_None;
+        if (use != 0) {
+            rv = use > 0 ? PyObject_CallOneArg(reductor, x) : NULL;
+            Py_DECREF(reductor);
+            return rv;
+        }
+        Py_CLEAR(reductor);
     }
     if (PyErr_Occurred() || fdc_lookup_attr(x, FDC.s_reduce_ex, &reductor) < 0) {
         return NULL;
@@ -160,7 +169,10 @@ call_reductor(PyObject *x, PyTypeObject *cls, int deep)
         return rv;
     }
     Py_XDECREF(reductor);
-    if (truth == 0) {
+    if (truth == 0 && FDC.copy_error == NULL) {
+        PyErr_SetString(PyExc_NameError, "name 'Error' is not defined");
+    }
+    else if (truth == 0) {
         PyErr_Format(FDC.copy_error, deep ? "un(deep)copyable object of type %S"
                                           : "un(shallow)copyable object of type %S",
                      (PyObject *)cls);
@@ -308,7 +320,13 @@ apply_state(PyObject *y, PyObject *state, int plain)
 {
     PyObject *dictstate = state, *slotstate = NULL;
     int r = 0;
-    if (PyTuple_Check(state) && PyTuple_GET_SIZE(state) == 2) {
+    /* isinstance(state, tuple) and len(state) == 2 */
+    Py_ssize_t len = !PyTuple_Check(state) ? -1
+                     : PyTuple_CheckExact(state) ? PyTuple_GET_SIZE(state) : PyObject_Size(state);
+    if (len == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (len == 2) {
         if (fdc_unpack2(state, &dictstate, &slotstate) < 0) {
             return -1;
         }

@@ -9,7 +9,7 @@ fdc_shallow_copy(PyObject *x)
     }
     PyTypeObject *cls = Py_TYPE(x);
     /* copier = _copy_dispatch.get(cls); if copier: return copier(x) */
-    PyObject *copier = fdc_table_get(FDC.copy_dispatch, (PyObject *)cls);
+    PyObject *copier = fdc_table_get(FDC.copy_dispatch, "_copy_dispatch", (PyObject *)cls);
     if (copier == NULL && PyErr_Occurred()) {
         return NULL;
     }
@@ -27,6 +27,9 @@ fdc_shallow_copy(PyObject *x)
     /* copier = getattr(cls, "__copy__", None): looked up on the class */
     if (fdc_lookup_attr((PyObject *)cls, FDC.s_copy, &copier) < 0) {
         return NULL;
+    }
+    if (copier == Py_None) {
+        Py_CLEAR(copier);
     }
     if (copier != NULL) {
         PyObject *y = PyObject_CallOneArg(copier, x);

@@ -40,8 +40,10 @@ compute_stack_limit(void)
     if (pthread_getattr_np(pthread_self(), &attr) == 0) {
         int ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
         pthread_attr_destroy(&attr);
-        if (ok && size > 2 * FDC_STACK_MARGIN) {
-            return (char *)addr + FDC_STACK_MARGIN;
+        if (ok && size > 0) {
+            /* keep a quarter of a small stack free, FDC_STACK_MARGIN of a big one */
+            size_t margin = size / 4 < FDC_STACK_MARGIN ? size / 4 : FDC_STACK_MARGIN;
+            return (char *)addr + margin;
         }
     }
     uintptr_t sp = (uintptr_t)&here;
@@ -53,7 +55,10 @@ tstate_create(void)
 {
     PyObject *tdict = PyThreadState_GetDict();
     if (tdict == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "fastdeepcopy: no thread state dict");
+        /* PyThreadState_GetDict() fails only when it cannot allocate the dict */
+        if (!PyErr_Occurred()) {
+            PyErr_NoMemory();
+        }
         return NULL;
     }
     if (capsule_key == NULL) {

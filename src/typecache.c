@@ -42,7 +42,13 @@ cache_slot(PyTypeObject *tp)
 static int
 version_is_valid(PyTypeObject *tp)
 {
+#if PY_VERSION_HEX >= 0x030D0000
+    /* 3.13 no longer sets Py_TPFLAGS_VALID_VERSION_TAG: a modified type gets
+     * tag 0, and a new tag is never reused */
+    return tp->tp_version_tag != 0;
+#else
     return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) && tp->tp_version_tag != 0;
+#endif
 }
 
 /* ---- detecting `def __deepcopy__(self, memo): return self` ------------------ */
@@ -144,7 +150,7 @@ has_plain_layout(PyTypeObject *tp)
 static int
 in_table(PyObject *table, PyTypeObject *tp)
 {
-    if (!PyDict_CheckExact(table)) {
+    if (table == NULL || !PyDict_CheckExact(table)) {
         return 1;   /* unknown mapping: assume it may hold the type */
     }
     PyObject *v = PyDict_GetItemWithError(table, (PyObject *)tp);
@@ -520,7 +526,7 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
         y = NULL;
     }
     else if (shadow) {
-        y = fdc_copy_via_reduce(ctx, x, 1);
+        y = NULL;   /* an instance attribute names a hook: the full protocol */
     }
     else {
         y = copy_plain_with(ctx, x, dict, slotnames);
