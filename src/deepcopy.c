@@ -295,6 +295,13 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
 PyObject *
 fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
 {
+    if (Py_TYPE(x)->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        /* enum members and the like: their own copy, decided per class */
+        PyObject *self = fdc_copy_self_kind(x);
+        if (self != NULL || PyErr_Occurred()) {
+            return self;
+        }
+    }
     if (fdc_enter_recursion(ctx) < 0) {
         return NULL;
     }

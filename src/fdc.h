@@ -187,6 +187,7 @@ enum { FDC_DT_DATE = 1, FDC_DT_DATETIME = 2, FDC_DT_TIME = 3, FDC_DT_DELTA = 4 }
 int fdc_datetime_kind(PyTypeObject *tp);   /* 0 when not one of them */
 PyObject *fdc_copy_datetime(fdc_ctx *ctx, PyObject *x, int kind);
 PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
+PyObject *fdc_copy_self_kind(PyObject *x);
 /* _reconstruct after y = func(*args).  `plain`: y's class is a PLAIN class of
  * the type cache (no __setstate__, standard __dict__). */
 int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,

@@ -358,9 +358,17 @@ set_state(PyObject *y, PyObject *state, int plain)
         return -1;
     }
     if (setstate != NULL) {
-        /* hasattr(y, '__setstate__') then y.__setstate__(state): two lookups */
+        /* hasattr(y, '__setstate__') then y.__setstate__(state): with generic
+         * attribute access the second lookup finds the same thing */
+        PyObject *res;
+        if (Py_TYPE(y)->tp_getattro == PyObject_GenericGetAttr && PyMethod_Check(setstate) &&
+            PyFunction_Check(_PyType_Lookup(Py_TYPE(y), FDC.s_setstate))) {
+            res = PyObject_CallOneArg(setstate, state);
+        }
+        else {
+            res = call_method1(y, FDC.s_setstate, state);
+        }
         Py_DECREF(setstate);
-        PyObject *res = call_method1(y, FDC.s_setstate, state);
         Py_XDECREF(res);
         return res ? 0 : -1;
     }

@@ -572,6 +572,22 @@ copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields)
     return y;
 }
 
+/* For classes whose __deepcopy__ is `return self` (enum members): x itself
+ * when that applies, else NULL (no exception set unless one occurred).
+ * Cheap: no recursion guard is needed, no user code runs. */
+PyObject *
+fdc_copy_self_kind(PyObject *x)
+{
+    PyTypeObject *tp = Py_TYPE(x);
+    typecache_entry *e = &cache[cache_slot(tp)];
+    if (e->type != tp || e->kind != FDC_KIND_SELF || e->version != tp->tp_version_tag ||
+        e->epoch != FDC.epoch || !version_is_valid(tp)) {
+        return NULL;
+    }
+    int applies = self_applies(x);
+    return applies > 0 ? Py_NewRef(x) : NULL;
+}
+
 PyObject *
 fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
 {
