@@ -103,6 +103,12 @@ py_copy(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
 static PyObject *
 py_replace(PyObject *module, PyObject *args, PyObject *kwargs)
 {
+    if (PyTuple_GET_SIZE(args) == 0) {
+        /* obj is positional-only: obj=... is one of the **changes */
+        PyErr_SetString(PyExc_TypeError,
+                        "replace() missing 1 required positional argument: 'obj'");
+        return NULL;
+    }
     if (PyTuple_GET_SIZE(args) != 1) {
         PyErr_Format(PyExc_TypeError,
                      "replace() takes 1 positional argument but %zd were given",

@@ -616,7 +616,13 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
         return copy_namedtuple(ctx, x, e->nfields);
     }
     if (e->kind == FDC_KIND_DATETIME) {
-        return fdc_copy_datetime(ctx, x, (int)e->nfields);
+        PyObject *y = fdc_copy_datetime(ctx, x, (int)e->nfields);
+        /* _reconstruct stores memo[id(x)] = y even when y is x (a cached
+         * singleton such as 3.13's timedelta(0)) */
+        if (y == x && fdc_memo_set(ctx, x, y) < 0) {
+            Py_CLEAR(y);
+        }
+        return y;
     }
     return NULL;
 }
