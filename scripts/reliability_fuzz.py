@@ -27,7 +27,6 @@ import traceback
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reliability_common as rc  # noqa: E402
 
-import fastdeepcopy  # noqa: E402
 import helpers_compare as hc  # noqa: E402
 
 from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402

@@ -1,6 +1,6 @@
 """valgrind memcheck support for `make test-valgrind` (mk/reliability.mk).
 
-    python scripts/reliability_valgrind.py run            # the workload (run it under valgrind)
+    python scripts/reliability_valgrind.py run [PART...]  # the workload (run it under valgrind)
     python scripts/reliability_valgrind.py check DIR      # read DIR/*.log, report, exit 1 on errors
 
 The workload exercises the engine's paths once or a few times each: every shape
@@ -29,7 +29,8 @@ OUR_FRAME = re.compile(r"_engine[^ ]*\.so|\b(containers|deepcopy|env|memo|module
                        r"shallow|stats|tstate|typecache)\.c:\d+")
 
 
-def workload():
+def workload(parts=None):
+    """Run the named parts (all by default): shapes, failing, hooks, threads, faults."""
     import gc
     import threading
 
@@ -37,49 +38,69 @@ def workload():
     import fastdeepcopy
     import helpers_compare as hc
     import test_reliability_leaks as L
-    import test_reliability_faults as F
-    import reliability_faultinject as FI
 
+    parts = set(parts or ["shapes", "failing", "hooks", "threads", "faults"])
     counts = {"copies": 0, "hook_cases": 0, "fault_attempts": 0, "threads": 0}
-    for name, make in sorted(L.SHAPES.items()):
-        x = make()
-        for memo in (None, {}):
-            for _ in range(2):
-                rc.outcome(fastdeepcopy.deepcopy, x) if memo is None else \
-                    rc.outcome(fastdeepcopy.deepcopy, x, {})
-                counts["copies"] += 1
-        if isinstance(x, list):
-            for item in x:
-                rc.outcome(fastdeepcopy.copy, item)
-    for name, make in sorted(L.FAILING.items()):
-        if name != "recursion_error":
-            rc.outcome(fastdeepcopy.deepcopy, make())
-    rc.outcome(fastdeepcopy.deepcopy, L._chain(3000))
-    for case in F.CASES:
-        F.execute(case)
-        counts["hook_cases"] += 1
-    F.assert_clean_state()
-
-    def work():
-        fastdeepcopy.deepcopy(L.SHAPES["instances"]())
-        fastdeepcopy.deepcopy([L.HookNoMemo([1, {"a": [2]}]), [1]])
-    for _ in range(5):
-        ts = [threading.Thread(target=work) for _ in range(4)]
-        for t in ts:
-            t.start()
-        for t in ts:
-            t.join()
-        counts["threads"] += len(ts)
-    # allocation failures (bytearray excluded: a known bug, tests/test_reliability_faults.py)
-    for name in ["builtins", "cycles", "plain_instances", "reduce_full", "hook_memo",
-                 "caller_memo", "shallow"]:
-        r = FI.Checker(name).run({"persistent", "single"}, 2000)
-        counts["fault_attempts"] += r.get("attempts", 0)
-        if r["failures"]:
-            counts.setdefault("fault_failures", []).extend(r["failures"][:3])
-    gc.collect()
+    if "shapes" in parts:
+        for name, make in sorted(L.SHAPES.items()):
+            x = make()
+            for memo in (None, {}):
+                for _ in range(2):
+                    if memo is None:
+                        rc.outcome(fastdeepcopy.deepcopy, x)
+                    else:
+                        rc.outcome(fastdeepcopy.deepcopy, x, {})
+                    counts["copies"] += 1
+            if isinstance(x, list):
+                for item in x:
+                    rc.outcome(fastdeepcopy.copy, item)
+        gc.collect()
+    if "failing" in parts:
+        for name, make in sorted(L.FAILING.items()):
+            if name != "recursion_error":
+                rc.outcome(fastdeepcopy.deepcopy, make())
+        rc.outcome(fastdeepcopy.deepcopy, L._chain(3000))
+        gc.collect()
+    if "hooks" in parts:
+        import test_reliability_faults as F
+        for case in F.CASES:
+            F.execute(case)
+            counts["hook_cases"] += 1
+        F.assert_clean_state()
+        gc.collect()
+    if "threads" in parts:
+        def work():
+            fastdeepcopy.deepcopy(L.SHAPES["instances"]())
+            fastdeepcopy.deepcopy([L.HookNoMemo([1, {"a": [2]}]), [1]])
+        for _ in range(5):
+            ts = [threading.Thread(target=work) for _ in range(4)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join()
+            counts["threads"] += len(ts)
+        gc.collect()
+    if "faults" in parts:
+        import reliability_faultinject as FI
+        # allocation failures at every point of a few shapes
+        shapes = ["builtins", "cycles", "plain_instances", "reduce_full", "hook_memo",
+                  "caller_memo", "shallow", "bytearray", "env_refresh_copy"]
+        if sys.version_info[:2] == (3, 13):
+            # CPython 3.13's own out-of-memory path for an instance whose __dict__ was
+            # materialized over its inline values reads freed memory: stdlib's pure-
+            # Python deepcopy of the same input under the same faults gets ~150 invalid
+            # reads under valgrind, then a segfault.  The engine reaches that path too
+            # (the free is its Py_DECREF at the end of the copy); leave it out.
+            shapes.remove("plain_instances")
+        for name in shapes:
+            r = FI.Checker(name).run({"persistent", "single"}, 2000)
+            counts["fault_attempts"] += r.get("attempts", 0)
+            if r["failures"]:
+                counts.setdefault("fault_failures", []).extend(r["failures"][:3])
+        gc.collect()
     x = L.SHAPES["cycles"]()
     hc.assert_same_copy(hc.REF.deepcopy(x), fastdeepcopy.deepcopy(x), x)
+    gc.collect()
     rc.emit(counts)
     return 1 if counts.get("fault_failures") else 0
 
@@ -146,7 +167,7 @@ def check(directory):
 
 def main(argv):
     if argv[:1] == ["run"]:
-        return workload()
+        return workload(argv[1:])
     if argv[:1] == ["check"] and len(argv) == 2:
         return check(argv[1])
     print(__doc__)

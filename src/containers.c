@@ -6,6 +6,7 @@
  * the final `memo[id(x)] = y` and keep-alive.
  */
 #include "fdc.h"
+#include <string.h>
 
 /* Copy one item.  `item` is borrowed and must stay alive for the duration
  * (callers hold a reference while user code may run). */
@@ -94,8 +95,29 @@ append_atomic_run(PyObject *x, PyObject *y, Py_ssize_t i)
     return i;
 }
 
+/* May atomic items be taken as they are, without a memo lookup?  (Re-read
+ * after every item: a hook may expose the memo or change the dispatch table.) */
+static inline int
+atomic_fast_path(fdc_ctx *ctx)
+{
+    return ctx->native != NULL && FDC.atomic_ok;
+}
+
+/* memo[id(x)] = y before the first item that is not its own copy (stdlib
+ * stores it before every item; until such an item nothing can look it up, and
+ * no other memo entry is made, so the memo's order is the same). */
+static int
+store_before_items(fdc_ctx *ctx, PyObject *x, PyObject *y, int *stored)
+{
+    if (*stored) {
+        return 0;
+    }
+    *stored = 1;
+    return fdc_memo_set(ctx, x, y);
+}
+
 PyObject *
-fdc_copy_list(fdc_ctx *ctx, PyObject *x)
+fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
 {
     /* y = []; memo[id(x)] = y; for a in x: y.append(deepcopy(a, memo))
      * (the loop re-reads len(x) each time, as the list iterator does) */
@@ -103,16 +125,19 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x)
     if (y == NULL) {
         return NULL;
     }
-    if (fdc_memo_set(ctx, x, y) < 0) {
+    if (!atomic_fast_path(ctx) && store_before_items(ctx, x, y, stored) < 0) {
         goto error;
     }
     Py_ssize_t i = 0;
     for (;;) {
-        if (ctx->native != NULL && FDC.atomic_ok) {
+        if (atomic_fast_path(ctx)) {
             i = append_atomic_run(x, y, i);
         }
         if (i >= PyList_GET_SIZE(x)) {
             break;
+        }
+        if (store_before_items(ctx, x, y, stored) < 0) {
+            goto error;
         }
         PyObject *item = PyList_GET_ITEM(x, i);
         Py_INCREF(item);
@@ -129,9 +154,31 @@ error:
     return NULL;
 }
 
-PyObject *
-fdc_copy_dict(fdc_ctx *ctx, PyObject *x)
+/* Are all keys and values of x their own copies?  (Only reads x.) */
+static int
+dict_all_own_copies(PyObject *x)
 {
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    int tuple_ok = FDC.tuple_ok;
+    while (PyDict_Next(x, &pos, &key, &value)) {
+        if (!fdc_is_common_atomic_type(Py_TYPE(key)) || !fdc_is_own_copy(value, tuple_ok)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+PyObject *
+fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
+{
+    if (atomic_fast_path(ctx) && dict_all_own_copies(x)) {
+        /* Every y[k] = v of the loop below would store x's own key and value,
+         * in x's order, and hashing atomic keys runs no user code: a clone
+         * holds the same.  No memo entry is needed before the items. */
+        FDC_STATS.objects += 2 * (uint64_t)PyDict_GET_SIZE(x);
+        return PyDict_Copy(x);
+    }
     /* y = {}; memo[id(x)] = y
      * for key, value in x.items(): y[deepcopy(key)] = deepcopy(value)
      * (the right-hand side, the value, is evaluated first) */
@@ -141,7 +188,7 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x)
     if (y == NULL) {
         return NULL;
     }
-    if (fdc_memo_set(ctx, x, y) < 0) {
+    if (!atomic_fast_path(ctx) && store_before_items(ctx, x, y, stored) < 0) {
         goto error;
     }
     for (;;) {
@@ -158,14 +205,17 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x)
             goto error;
         }
         remaining--;
-        if (ctx->native != NULL && FDC.atomic_ok &&
-            fdc_is_common_atomic_type(Py_TYPE(key)) && fdc_is_own_copy(value, FDC.tuple_ok)) {
+        if (atomic_fast_path(ctx) && fdc_is_common_atomic_type(Py_TYPE(key)) &&
+            fdc_is_own_copy(value, FDC.tuple_ok)) {
             FDC_STATS.objects += 2;
             /* both are their own copies; hashing them runs no user code */
             if (PyDict_SetItem(y, key, value) < 0) {
                 goto error;
             }
             continue;
+        }
+        if (store_before_items(ctx, x, y, stored) < 0) {
+            goto error;
         }
         Py_INCREF(key);
         Py_INCREF(value);
@@ -362,6 +412,19 @@ fdc_copy_set(fdc_ctx *ctx, PyObject *x)
 PyObject *
 fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x)
 {
-    /* bytearray.__reduce_ex__(4) -> (bytearray, (bytes(x),), None) */
-    return PyByteArray_FromObject(x);
+    /* bytearray.__reduce_ex__(4) -> (bytearray, (bytes(x),), None): a new
+     * bytearray with the same bytes.  It is made empty and then resized, never
+     * with PyByteArray_FromStringAndSize(data, n): when that one's buffer
+     * allocation fails it deallocates a half-initialized object. */
+    Py_ssize_t n = PyByteArray_GET_SIZE(x);
+    PyObject *y = PyByteArray_FromStringAndSize(NULL, 0);
+    if (y == NULL || n == 0) {
+        return y;
+    }
+    if (PyByteArray_Resize(y, n) < 0) {
+        Py_DECREF(y);
+        return NULL;
+    }
+    memcpy(PyByteArray_AS_STRING(y), PyByteArray_AS_STRING(x), (size_t)n);
+    return y;
 }

@@ -266,12 +266,10 @@ static PyObject *
 copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
 {
     if (tp == &PyList_Type && FDC.list_ok) {
-        *stored = 1;
-        return fdc_copy_list(ctx, x);
+        return fdc_copy_list(ctx, x, stored);
     }
     if (tp == &PyDict_Type && FDC.dict_ok) {
-        *stored = 1;
-        return fdc_copy_dict(ctx, x);
+        return fdc_copy_dict(ctx, x, stored);
     }
     if (tp == &PyTuple_Type && FDC.tuple_ok) {
         return fdc_copy_tuple(ctx, x);
@@ -291,6 +289,25 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
     return copy_generic(ctx, x, tp);
 }
 
+/* memo[id(x)] = y; _keep_alive(x, memo) -- the end of stdlib's deepcopy(). */
+static int
+memoize_copy(fdc_ctx *ctx, PyObject *x, PyObject *y, int stored)
+{
+    if (ctx->native == NULL) {
+        /* a Python memo sees every store, the repeated one included */
+        return fdc_memo_set(ctx, x, y) < 0 ? -1 : fdc_memo_keep_alive(ctx, x);
+    }
+    if (ctx->depth == 0) {
+        /* the object the call was made for: its copy is finished, and a
+         * native memo is dropped unseen when the call returns */
+        return 0;
+    }
+    if (!stored && fdc_memo_set(ctx, x, y) < 0) {
+        return -1;
+    }
+    return fdc_memo_keep_alive(ctx, x);
+}
+
 /* Everything after the memo lookup missed: copy, then memoize as stdlib does. */
 PyObject *
 fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
@@ -307,7 +324,7 @@ fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
     }
     int stored = 0;
     PyObject *y = copy_by_type(ctx, x, Py_TYPE(x), &stored);
-    fdc_leave_recursion();
+    fdc_leave_recursion(ctx);
 #ifdef FDC_DEBUG
     if (y != NULL && PyErr_Occurred()) {
         fprintf(stderr, "fastdeepcopy: stray exception after copying a %s\n", Py_TYPE(x)->tp_name);
@@ -317,14 +334,9 @@ fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
     if (y == NULL) {
         return NULL;
     }
-    if (y != x) {
-        /* Lists and dicts were memoized before their items; storing the same
-         * value again is only observable on a Python memo. */
-        stored = stored && ctx->native != NULL;
-        if ((!stored && fdc_memo_set(ctx, x, y) < 0) || fdc_memo_keep_alive(ctx, x) < 0) {
-            Py_DECREF(y);
-            return NULL;
-        }
+    if (y != x && memoize_copy(ctx, x, y, stored) < 0) {
+        Py_DECREF(y);
+        return NULL;
     }
     /* User code may have changed the dispatch tables. */
     if (fdc_env_refresh() < 0) {

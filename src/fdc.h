@@ -127,6 +127,7 @@ typedef struct {
     fdc_tstate *ts;       /* the thread's state (owns the cached native memo) */
     PyObject *nil;        /* borrowed: deepcopy's _nil (a memo value that means "absent") */
     int owns_native;      /* native memo must be released by this context */
+    Py_ssize_t depth;     /* objects being copied right now (0 = between objects) */
 } fdc_ctx;
 
 PyObject *fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil);
@@ -158,8 +159,11 @@ PyObject *fdc_memo_expose(fdc_ctx *ctx);
 
 /* containers.c: each returns a new reference (or NULL); memo handling included
  * exactly as the stdlib copier does it (the caller does the final memo[d] = y). */
-PyObject *fdc_copy_list(fdc_ctx *ctx, PyObject *x);
-PyObject *fdc_copy_dict(fdc_ctx *ctx, PyObject *x);
+/* The list and dict copiers set *stored when they did memo[id(x)] = y (stdlib
+ * does it before the items; on a native memo it is put off until an item that
+ * is not its own copy, since nothing else can look it up). */
+PyObject *fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored);
+PyObject *fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored);
 PyObject *fdc_copy_tuple(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_method(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_set(fdc_ctx *ctx, PyObject *x);
@@ -212,7 +216,7 @@ fdc_tstate_get(void)
 
 /* Recursion guard: both CPython's counter and a native stack-address check. */
 int fdc_enter_recursion(fdc_ctx *ctx);
-void fdc_leave_recursion(void);
+void fdc_leave_recursion(fdc_ctx *ctx);
 
 /* The atomic types of copy._deepcopy_dispatch, in a collision-free direct-
  * mapped table (env.c picks the shift), so the test is one load and compare. */

@@ -197,7 +197,9 @@ PyInit__engine(void)
     if (m == NULL) {
         return NULL;
     }
-    if (PyModule_AddObjectRef(m, "Error", FDC.copy_error) < 0 ||
+    /* copy.Error may have been deleted before we were imported: then no Error. */
+    if ((FDC.copy_error != NULL &&
+         PyModule_AddObjectRef(m, "Error", FDC.copy_error) < 0) ||
         fdc_patch_init(m) < 0) {
         Py_DECREF(m);
         return NULL;

@@ -133,6 +133,45 @@ fail:
 
 /* ---- the reduce value ----------------------------------------------------- */
 
+/* stdlib: raise Error("un(deep)copyable object of type %s" % cls), where Error is
+ * whatever copy.Error currently is (deleted: NameError; not an exception class:
+ * the error of calling it, or of raising what it returned). */
+static void
+raise_uncopyable(PyTypeObject *cls, int deep)
+{
+    if (FDC.copy_error == NULL) {
+        PyErr_SetString(PyExc_NameError, "name 'Error' is not defined");
+        return;
+    }
+    if (PyExceptionClass_Check(FDC.copy_error)) {
+        PyErr_Format(FDC.copy_error, deep ? "un(deep)copyable object of type %S"
+                                          : "un(shallow)copyable object of type %S",
+                     (PyObject *)cls);
+        return;
+    }
+    PyObject *msg = PyUnicode_FromFormat(deep ? "un(deep)copyable object of type %S"
+                                              : "un(shallow)copyable object of type %S",
+                                         (PyObject *)cls);
+    if (msg == NULL) {
+        return;
+    }
+    PyObject *exc = PyObject_CallOneArg(FDC.copy_error, msg);
+    Py_DECREF(msg);
+    if (exc == NULL) {
+        return;
+    }
+    if (PyExceptionInstance_Check(exc)) {
+        PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+    }
+    else if (PyExceptionClass_Check(exc)) {
+        PyErr_SetNone(exc);
+    }
+    else {
+        PyErr_SetString(PyExc_TypeError, "exceptions must derive from BaseException");
+    }
+    Py_DECREF(exc);
+}
+
 static PyObject *
 call_reductor(PyObject *x, PyTypeObject *cls, int deep)
 {
@@ -169,13 +208,8 @@ call_reductor(PyObject *x, PyTypeObject *cls, int deep)
         return rv;
     }
     Py_XDECREF(reductor);
-    if (truth == 0 && FDC.copy_error == NULL) {
-        PyErr_SetString(PyExc_NameError, "name 'Error' is not defined");
-    }
-    else if (truth == 0) {
-        PyErr_Format(FDC.copy_error, deep ? "un(deep)copyable object of type %S"
-                                          : "un(shallow)copyable object of type %S",
-                     (PyObject *)cls);
+    if (truth == 0) {
+        raise_uncopyable(cls, deep);
     }
     return NULL;
 }

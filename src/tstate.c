@@ -94,6 +94,11 @@ fdc_tstate_create(void)
     return tstate_create();
 }
 
+/* The first FDC_FREE_DEPTH levels of a copy are guarded by the stack check
+ * alone; CPython's recursion counter (a thread-state access per call) counts
+ * the levels below them. */
+#define FDC_FREE_DEPTH 48
+
 int
 fdc_enter_recursion(fdc_ctx *ctx)
 {
@@ -103,12 +108,20 @@ fdc_enter_recursion(fdc_ctx *ctx)
                         "maximum recursion depth exceeded while deep copying");
         return -1;
     }
-    /* Py_EnterRecursiveCall returns nonzero (not necessarily -1) on failure */
-    return Py_EnterRecursiveCall(" while deep copying") ? -1 : 0;
+    if (ctx->depth >= FDC_FREE_DEPTH &&
+        Py_EnterRecursiveCall(" while deep copying")) {
+        /* (Py_EnterRecursiveCall returns nonzero, not necessarily -1, on failure) */
+        return -1;
+    }
+    ctx->depth++;
+    return 0;
 }
 
 void
-fdc_leave_recursion(void)
+fdc_leave_recursion(fdc_ctx *ctx)
 {
-    Py_LeaveRecursiveCall();
+    ctx->depth--;
+    if (ctx->depth >= FDC_FREE_DEPTH) {
+        Py_LeaveRecursiveCall();
+    }
 }

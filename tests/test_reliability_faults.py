@@ -11,7 +11,6 @@
    Every case first runs in a child process (crash_results), so that a crash is
    a failure of that case, not the end of the run.
 """
-import collections
 import copy
 import copyreg
 import gc

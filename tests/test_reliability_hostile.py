@@ -18,7 +18,6 @@ where noted; where stdlib itself cannot run (C stack), only "no crash".
 """
 import collections
 import concurrent.futures
-import copy
 import copyreg
 import os
 import subprocess
@@ -676,12 +675,7 @@ GLOBALS_DELETED = ["_deepcopy_dispatch", "dispatch_table", "_reconstruct", "Erro
 
 # key -> (reason, condition) (none open now; fixed: copy._deepcopy_dispatch,
 # copy.dispatch_table or copy.Error deleted crashed (NULL snapshot); now NameError)
-GLOBALS_BUGS = {
-    "replaced:error_not_exception": (
-        "copy.Error replaced by a non-exception (42): the engine raises SystemError "
-        "'_PyErr_SetObject: exception 42 is not a BaseException subclass' where stdlib's "
-        "Error(...) call raises TypeError \"'int' object is not callable\"", True),
-}
+GLOBALS_BUGS: dict = {}
 
 _GLOBALS_CHILD = r"""
 import copy, re
@@ -742,3 +736,17 @@ def test_hostile_copy_module_globals(mode, name):
         return
     diffs = [(r, u) for r, u in res["results"] if r != u]
     assert not diffs, "\n".join("stdlib: %s\nours:   %s" % d for d in diffs)
+
+
+_IMPORT_AFTER_DAMAGE = r"""
+import copy
+del copy.Error
+import fastdeepcopy
+print(fastdeepcopy.deepcopy([1, [2]]))
+"""
+
+
+def test_engine_import_after_copy_error_deleted():
+    proc = rc.run_child(_IMPORT_AFTER_DAMAGE, timeout=120)
+    rc.assert_child_ok(proc, "import after del copy.Error")
+    assert proc.stdout.strip() == "[1, [2]]"
