@@ -35,6 +35,40 @@ append_kept(PyObject *kept, PyObject *x)
     return r;
 }
 
+/* _keep_alive on a mirrored memo: the list memo[id(memo)] is remembered while
+ * the dict does not change.  1: the mirror cannot serve (use the dict). */
+static int
+mirror_keep_alive(fdc_ctx *ctx, PyObject *x)
+{
+    fdc_mirror *m = ctx->mirror;
+    int r = fdc_mirror_check(m);
+    if (r != 0) {
+        return r;
+    }
+    if (m->kept == NULL) {
+        /* the dict's keys are ints and strs: the lookup runs no user code */
+        PyObject *kept = PyDict_GetItemWithError(m->dict, ctx->pymemo_id);
+        if (kept == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            PyObject *list = PyList_New(1);
+            if (list == NULL) {
+                return -1;
+            }
+            PyList_SET_ITEM(list, 0, Py_NewRef(x));
+            r = fdc_mirror_setitem(m, m->dict, list);
+            Py_DECREF(list);
+            return r;
+        }
+        if (!PyList_CheckExact(kept)) {
+            return 1;
+        }
+        m->kept = kept;
+    }
+    return PyList_Append(m->kept, x);
+}
+
 static int
 pymemo_keep_alive(fdc_ctx *ctx, PyObject *x)
 {
@@ -86,6 +120,24 @@ fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
         *result = Py_NewRef(v);
         return 1;
     }
+    if (ctx->mirror != NULL) {
+        int r = fdc_mirror_check(ctx->mirror);
+        if (r < 0) {
+            return -1;
+        }
+        PyObject *v;
+        if (r == 0 && !fdc_mirror_lookup(ctx->mirror, x, &v)) {
+            return 0;   /* a certain miss */
+        }
+        if (r == 0 && !ctx->mirror->foreign) {
+            if (v == ctx->nil) {
+                return 0;
+            }
+            *result = Py_NewRef(v);
+            return 1;
+        }
+        /* a hit after someone else wrote to the dict: the dict has the value */
+    }
     PyObject *key = PyLong_FromVoidPtr(x);
     if (key == NULL) {
         return -1;
@@ -117,6 +169,12 @@ fdc_memo_set(fdc_ctx *ctx, PyObject *x, PyObject *y)
     if (ctx->native != NULL) {
         return fdc_memo_store(ctx->native, x, fdc_memo_hash(x), y);
     }
+    if (ctx->mirror != NULL) {
+        int r = fdc_mirror_check(ctx->mirror);
+        if (r <= 0) {
+            return r < 0 ? -1 : fdc_mirror_setitem(ctx->mirror, x, y);
+        }
+    }
     PyObject *key = PyLong_FromVoidPtr(x);
     if (key == NULL) {
         return -1;
@@ -132,6 +190,12 @@ fdc_memo_keep_alive(fdc_ctx *ctx, PyObject *x)
 {
     if (ctx->native != NULL) {
         return fdc_memo_keep(ctx->native, x);
+    }
+    if (ctx->mirror != NULL) {
+        int r = mirror_keep_alive(ctx, x);
+        if (r <= 0) {
+            return r;
+        }
     }
     return pymemo_keep_alive(ctx, x);
 }
@@ -174,7 +238,19 @@ fdc_memo_expose(fdc_ctx *ctx)
     ctx->pymemo_id = id;
     ctx->pymemo_exact = 1;
     FDC_STATS.memo_exposed++;
-    release_native(ctx);
+    fdc_mirror *m = &ctx->ts->mirror;
+    if (m->dict != NULL) {
+        /* this thread already mirrors another memo: plain dict from now on */
+        release_native(ctx);
+        return d;
+    }
+    /* From now on the native table is the dict's index (ctx_finish ends it). */
+    ctx->mirror = m;
+    ctx->mirror_index = ctx->native;
+    ctx->native = NULL;
+    if (fdc_mirror_start(m, d, ctx->mirror_index) < 0) {
+        return NULL;
+    }
     return d;
 }
 
@@ -290,12 +366,34 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
 }
 
 /* memo[id(x)] = y; _keep_alive(x, memo) -- the end of stdlib's deepcopy(). */
+/* Is memo[id(x)] certainly still y, as the copier stored it when the mirror
+ * had caught up `resyncs` times?  Then storing it again changes nothing.
+ * 1 yes, 0 no, -1 error. */
 static int
-memoize_copy(fdc_ctx *ctx, PyObject *x, PyObject *y, int stored)
+mirror_still_holds(fdc_ctx *ctx, uint64_t resyncs)
+{
+    fdc_mirror *m = ctx->mirror;
+    if (m == NULL) {
+        return 0;
+    }
+    int r = fdc_mirror_check(m);
+    if (r < 0) {
+        return -1;
+    }
+    return r == 0 && m->resyncs == resyncs;
+}
+
+static int
+memoize_copy(fdc_ctx *ctx, PyObject *x, PyObject *y, int stored, uint64_t resyncs)
 {
     if (ctx->native == NULL) {
-        /* a Python memo sees every store, the repeated one included */
-        return fdc_memo_set(ctx, x, y) < 0 ? -1 : fdc_memo_keep_alive(ctx, x);
+        /* a Python memo sees every store, the repeated one included -- except
+         * on a mirrored dict where only we wrote since: there it is a no-op */
+        int holds = stored ? mirror_still_holds(ctx, resyncs) : 0;
+        if (holds < 0 || (!holds && fdc_memo_set(ctx, x, y) < 0)) {
+            return -1;
+        }
+        return fdc_memo_keep_alive(ctx, x);
     }
     if (ctx->depth == 0) {
         /* the object the call was made for: its copy is finished, and a
@@ -323,6 +421,7 @@ fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
         return NULL;
     }
     int stored = 0;
+    uint64_t resyncs = ctx->mirror != NULL ? ctx->mirror->resyncs : 0;
     PyObject *y = copy_by_type(ctx, x, Py_TYPE(x), &stored);
     fdc_leave_recursion(ctx);
 #ifdef FDC_DEBUG
@@ -334,7 +433,7 @@ fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
     if (y == NULL) {
         return NULL;
     }
-    if (y != x && memoize_copy(ctx, x, y, stored) < 0) {
+    if (y != x && memoize_copy(ctx, x, y, stored, resyncs) < 0) {
         Py_DECREF(y);
         return NULL;
     }
@@ -368,6 +467,11 @@ fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x)
 static void
 ctx_finish(fdc_ctx *ctx)
 {
+    if (ctx->mirror_index != NULL) {
+        ctx->native = fdc_mirror_stop(ctx->mirror);
+        ctx->mirror_index = NULL;
+    }
+    ctx->mirror = NULL;
     release_native(ctx);
     Py_CLEAR(ctx->pymemo);
     Py_CLEAR(ctx->pymemo_id);
@@ -433,6 +537,10 @@ fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil)
     }
     else {
         r = ctx_start_python(&ctx, memo);
+        if (ctx.ts->mirror.dict == memo && !ctx.ts->mirror.broken) {
+            /* a __deepcopy__ passing on the memo it was given */
+            ctx.mirror = &ctx.ts->mirror;
+        }
     }
     if (r < 0) {
         return NULL;

@@ -114,6 +114,31 @@ extern fdc_stats_t FDC_STATS;
 PyObject *fdc_stats_as_dict(void);
 void fdc_stats_reset(void);
 
+/* ---- the native index of an exposed memo dict (mirror.c) ------------------ */
+typedef struct {
+    PyObject *dict;        /* the exposed memo (owned); NULL: no mirror is live */
+    fdc_memo *index;       /* id -> value for the dict's int keys */
+    uint64_t version;      /* the dict's version when the index last matched it */
+    Py_ssize_t synced;     /* entries of the dict (no holes) read into the index */
+    PyObject *last_key;    /* owned: the key at position synced - 1 */
+    PyObject *kept;        /* borrowed: memo[id(memo)] while `version` holds, or NULL */
+    uint64_t resyncs;      /* how many times someone else's writes were caught up */
+    int foreign;           /* someone else wrote: confirm hits with the dict */
+    int broken;            /* the dict cannot be followed: plain dict operations */
+} fdc_mirror;
+
+/* 0: the index matches the dict; 1: the mirror gave up; -1: error */
+int fdc_mirror_check(fdc_mirror *m);
+/* After a successful check: 1 and a borrowed value, or 0 for a certain miss. */
+int fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value);
+/* memo[id(x)] = y on the dict, and in the index (after a successful check). */
+int fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y);
+/* Start mirroring `dict`, made from `index` (whose keep-alive array is dropped:
+ * the dict's memo[id(memo)] list holds those objects now). */
+int fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index);
+/* Stop; returns the index for its owner to release. */
+fdc_memo *fdc_mirror_stop(fdc_mirror *m);
+
 /* ---- the copy context (deepcopy.c) ---------------------------------------- */
 typedef struct fdc_tstate fdc_tstate;
 
@@ -128,6 +153,8 @@ typedef struct {
     PyObject *nil;        /* borrowed: deepcopy's _nil (a memo value that means "absent") */
     int owns_native;      /* native memo must be released by this context */
     Py_ssize_t depth;     /* objects being copied right now (0 = between objects) */
+    fdc_mirror *mirror;   /* pymemo is the thread's mirrored dict (borrowed), or NULL */
+    fdc_memo *mirror_index; /* set when this context started the mirror: its memo */
 } fdc_ctx;
 
 PyObject *fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil);
@@ -200,6 +227,7 @@ int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state
 /* tstate.c */
 struct fdc_tstate {
     fdc_memo memo;        /* the cached native memo of this thread */
+    fdc_mirror mirror;    /* the exposed memo being mirrored on this thread, if any */
     int memo_in_use;      /* explicit flag: is `memo` serving a call right now? */
     char *stack_limit;    /* raise RecursionError below this address */
 };

@@ -167,6 +167,18 @@ fdc_memo_clear(fdc_memo *m)
 }
 
 void
+fdc_memo_drop_keep(fdc_memo *m)
+{
+    Py_ssize_t keep_used = m->keep_used;
+    PyObject **keep = m->keep;
+    m->keep_used = 0;
+    m->keep_first_at = -1;
+    for (Py_ssize_t k = 0; k < keep_used; k++) {
+        Py_DECREF(keep[k]);
+    }
+}
+
+void
 fdc_memo_free(fdc_memo *m)
 {
     fdc_memo_clear(m);

@@ -64,6 +64,8 @@ int fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value);
 int fdc_memo_keep(fdc_memo *m, PyObject *obj);
 /* Release every reference; keep the allocation if small, shrink if large. */
 void fdc_memo_clear(fdc_memo *m);
+/* Release the keep-alive array's references (the entries stay). */
+void fdc_memo_drop_keep(fdc_memo *m);
 /* Release everything including the allocation. */
 void fdc_memo_free(fdc_memo *m);
 /* Build the dict stdlib would hold: {id(k): v, ..., id(d): [kept...]} */

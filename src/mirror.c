@@ -1,0 +1,242 @@
+/* mirror.c — a native index over an exposed memo dict.
+ *
+ * Once a __deepcopy__ has seen the memo, the memo is a real dict and stdlib's
+ * operations on it are what everyone must observe.  Writes still go to the
+ * dict, one by one, exactly as stdlib makes them.  Lookups, which are most of
+ * the work (stdlib looks up every object, ints and strings included), are
+ * answered by the native table the copy started with, kept equal to the dict's
+ * int keys:
+ *
+ *  - the dict's version tag changes on every modification; when it differs from
+ *    the one recorded after our own last write, someone else wrote, and the
+ *    entries appended since are read into the index (resync);
+ *  - entries are appended in order and never deleted by us, so "appended
+ *    since" is the entries after position `synced`; that the entry before them
+ *    is still `last_key` proves no entry before them moved;
+ *  - a deletion leaves a hole (or compacts the table and moves `last_key`):
+ *    the index cannot follow that cheaply, so the mirror gives up ("broken") and
+ *    every later operation is a plain dict operation, as before mirrors existed;
+ *  - an overwritten value leaves the layout alone and is not seen by a resync,
+ *    so after any foreign write a hit is confirmed by the dict itself;
+ *  - keys that are neither exact ints nor exact strs could compare equal to an
+ *    id() (floats, int subclasses, objects with __eq__): the mirror gives up.
+ *
+ * A miss in the index is therefore exact, and misses are what the index makes
+ * cheap: no int object is created and no dict is probed for them.
+ */
+#include "fdc.h"
+
+static int
+key_to_address(PyObject *key, void **addr)
+{
+    /* 1: an int that could be an id() (in *addr); 0: one that cannot; -1: error */
+    if (_PyLong_Sign(key) < 0) {
+        return 0;
+    }
+    void *p = PyLong_AsVoidPtr(key);
+    if (p == NULL && PyErr_Occurred()) {
+        if (!PyErr_ExceptionMatches(PyExc_OverflowError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    *addr = p;
+    return 1;
+}
+
+/* Put one entry of the dict into the index.  1: mirror must give up. */
+static int
+index_entry(fdc_mirror *m, PyObject *key, PyObject *value)
+{
+    if (PyUnicode_CheckExact(key)) {
+        return 0;   /* never equal to an int */
+    }
+    if (!PyLong_CheckExact(key)) {
+        return 1;
+    }
+    void *addr;
+    int r = key_to_address(key, &addr);
+    if (r <= 0) {
+        return r;
+    }
+    return fdc_memo_store(m->index, addr, fdc_memo_hash(addr), value);
+}
+
+static void
+set_last_key(fdc_mirror *m, PyObject *key)
+{
+    Py_XINCREF(key);
+    Py_XSETREF(m->last_key, key);
+}
+
+/* Is the entry at position synced-1 still last_key? */
+static int
+prefix_unmoved(fdc_mirror *m)
+{
+    if (m->synced == 0) {
+        return 1;
+    }
+    Py_ssize_t pos = m->synced - 1;
+    PyObject *key, *value;
+    return PyDict_Next(m->dict, &pos, &key, &value) && key == m->last_key &&
+           pos == m->synced;
+}
+
+/* Read entries from position `from` on into the index.  Returns 0, 1 when the
+ * mirror must give up, -1 on error; *count: entries read, *last: the last key. */
+static int
+read_entries(fdc_mirror *m, Py_ssize_t from, Py_ssize_t *count, PyObject **last)
+{
+    Py_ssize_t pos = from, n = 0;
+    PyObject *key, *value;
+    *last = NULL;
+    while (PyDict_Next(m->dict, &pos, &key, &value)) {
+        if (pos != from + n + 1) {
+            return 1;   /* a hole: something was deleted */
+        }
+        int r = index_entry(m, key, value);
+        if (r != 0) {
+            return r;
+        }
+        n++;
+        *last = key;
+    }
+    *count = n;
+    return 0;
+}
+
+static void
+give_up(fdc_mirror *m)
+{
+    m->broken = 1;
+    m->kept = NULL;
+}
+
+/* The dict changed behind our back: catch up.  0 ok, 1 gave up, -1 error. */
+static int
+resync(fdc_mirror *m)
+{
+    m->resyncs++;
+    m->foreign = 1;
+    m->kept = NULL;
+    Py_ssize_t size = PyDict_GET_SIZE(m->dict), count;
+    PyObject *last;
+    int r;
+    if (size >= m->synced && prefix_unmoved(m)) {
+        r = read_entries(m, m->synced, &count, &last);
+        if (r == 0 && m->synced + count == size) {
+            if (count > 0) {
+                set_last_key(m, last);
+            }
+            m->synced = size;
+            m->version = fdc_dict_version(m->dict);
+            return 0;
+        }
+        if (r < 0) {
+            return -1;
+        }
+    }
+    /* Entries moved, or some were deleted: rebuild from scratch, which only
+     * works when no holes are left. */
+    fdc_memo_clear(m->index);
+    r = read_entries(m, 0, &count, &last);
+    if (r < 0) {
+        return -1;
+    }
+    if (r > 0 || count != size) {
+        give_up(m);
+        return 1;
+    }
+    set_last_key(m, last);
+    m->synced = size;
+    m->version = fdc_dict_version(m->dict);
+    return 0;
+}
+
+int
+fdc_mirror_check(fdc_mirror *m)
+{
+    if (m->broken) {
+        return 1;
+    }
+    if (fdc_dict_version(m->dict) == m->version) {
+        return 0;
+    }
+    return resync(m);
+}
+
+int
+fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value)
+{
+    /* caller has done fdc_mirror_check: 1 may be a hit, 0 is a certain miss */
+    *value = fdc_memo_lookup(m->index, x, fdc_memo_hash(x));
+    return *value != NULL;
+}
+
+int
+fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y)
+{
+    PyObject *key = PyLong_FromVoidPtr(x);
+    if (key == NULL) {
+        return -1;
+    }
+    int r = PyDict_SetItem(m->dict, key, y);
+    if (r == 0) {
+        Py_ssize_t size = PyDict_GET_SIZE(m->dict);
+        if (size == m->synced + 1) {
+            /* appended: nothing was released, so no user code ran */
+            m->synced = size;
+            set_last_key(m, key);
+        }
+        else {
+            /* replaced a value: the old one's finalizer may have run anything */
+            m->resyncs++;
+            m->foreign = 1;
+            m->kept = NULL;
+        }
+        r = fdc_memo_store(m->index, x, fdc_memo_hash(x), y);
+        m->version = fdc_dict_version(m->dict);
+    }
+    Py_DECREF(key);
+    return r;
+}
+
+int
+fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index)
+{
+    /* `index` holds the entries `dict` was built from; add the keep-alive list
+     * (memo[id(memo)], a key like any other) and the bookkeeping. */
+    m->dict = Py_NewRef(dict);
+    m->index = index;
+    m->broken = 0;
+    m->resyncs = 0;
+    m->foreign = 0;
+    m->kept = NULL;
+    m->synced = 0;
+    m->last_key = NULL;
+    m->version = 0;   /* never a real version: the first check resyncs */
+    fdc_memo_drop_keep(index);
+    Py_ssize_t count;
+    PyObject *last;
+    int r = read_entries(m, 0, &count, &last);
+    if (r < 0) {
+        return -1;
+    }
+    set_last_key(m, last);
+    m->synced = count;
+    m->version = fdc_dict_version(dict);
+    m->foreign = 0;
+    return 0;
+}
+
+fdc_memo *
+fdc_mirror_stop(fdc_mirror *m)
+{
+    fdc_memo *index = m->index;
+    m->index = NULL;
+    m->kept = NULL;
+    Py_CLEAR(m->last_key);
+    Py_CLEAR(m->dict);
+    return index;
+}

@@ -1,0 +1,214 @@
+"""The exposed memo and its native index (src/mirror.c), against stdlib.
+
+Once a __deepcopy__ has seen the memo, the engine writes every entry to that
+dict as stdlib does but answers lookups from a native index.  These hooks
+change the dict behind the index's back in every way a dict can change --
+appended keys, overwritten values, deletions, clear(), keys of other types that
+compare equal to an id(), a replaced keep-alive list -- and then the copy goes
+on to look up objects whose entries were touched.  Result, memo contents and
+every memo a hook saw must be stdlib's.
+"""
+import pytest
+
+import helpers_compare as hc
+from helpers_compare import current, current_deepcopy
+
+SEEN = {}   # implementation -> [memo, ...] as the hooks received them
+
+
+class IntKey(int):
+    """Hashes like the int, but equals nothing: a dict lookup of the int misses."""
+
+    __hash__ = int.__hash__
+
+    def __eq__(self, other):
+        return False
+
+
+class KeepBox:
+    """A keep-alive container that is not a list."""
+
+    def __init__(self):
+        self.items = []
+
+    def append(self, x):
+        self.items.append(x)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def _overwrite_shared(memo, hook):
+    memo[id(hook.shared)] = "REPLACED"
+
+
+def _overwrite_shared_same_size(memo, hook):
+    # value changes only: the dict's layout stays the same
+    if id(hook.shared) in memo:
+        memo[id(hook.shared)] = ["REPLACED"]
+
+
+def _delete_shared(memo, hook):
+    memo.pop(id(hook.shared), None)
+
+
+def _delete_then_append(memo, hook):
+    memo.pop(id(hook.shared), None)
+    memo[-1] = "a"
+    memo[-2] = "b"
+
+
+def _delete_first(memo, hook):
+    if memo:
+        del memo[next(iter(memo))]
+
+
+def _clear(memo, hook):
+    memo.clear()
+
+
+def _clear_and_refill(memo, hook):
+    items = list(memo.items())
+    memo.clear()
+    memo.update(items)
+
+
+def _float_key(memo, hook):
+    memo.pop(id(hook.shared), None)
+    memo[float(id(hook.shared))] = "FLOAT"
+
+
+def _int_subclass_key(memo, hook):
+    memo.pop(id(hook.shared), None)
+    memo[IntKey(id(hook.shared))] = "SUBCLASS"
+
+
+def _str_and_odd_keys(memo, hook):
+    memo["note"] = 1
+    memo[-5] = "negative"
+    memo[2 ** 100] = "huge"
+
+
+def _replace_keep_alive(memo, hook):
+    memo[id(memo)] = []
+
+
+def _delete_keep_alive(memo, hook):
+    memo.pop(id(memo), None)
+
+
+def _keep_alive_not_a_list(memo, hook):
+    memo[id(memo)] = KeepBox()
+
+
+def _many_appends(memo, hook):
+    for i in range(200):
+        memo[-1000 - i] = i
+
+
+def _overwrite_own_entry(memo, hook):
+    memo[id(hook)] = "SELF"
+
+
+def _copy_shared_twice(memo, hook):
+    current_deepcopy()(hook.shared, memo)
+    current_deepcopy()([hook.shared, hook.shared], memo)
+
+
+def _nested_copy_without_memo(memo, hook):
+    current_deepcopy()([hook.shared, Hook("none", [hook.shared], hook.shared)])
+
+
+ACTIONS = {f.__name__.lstrip("_"): f for f in [
+    _overwrite_shared, _overwrite_shared_same_size, _delete_shared, _delete_then_append,
+    _delete_first, _clear, _clear_and_refill, _float_key, _int_subclass_key,
+    _str_and_odd_keys, _replace_keep_alive, _delete_keep_alive, _keep_alive_not_a_list,
+    _many_appends, _overwrite_own_entry, _copy_shared_twice, _nested_copy_without_memo]}
+ACTIONS["none"] = lambda memo, hook: None
+
+
+class Hook:
+    """The usual hand-written __deepcopy__ (register, then copy the payload with
+    the memo), with an action on the memo in between."""
+
+    def __init__(self, action, payload, shared):
+        self.action = action
+        self.payload = payload
+        self.shared = shared
+
+    def __deepcopy__(self, memo):
+        SEEN.setdefault(current(), []).append(memo)
+        new = Hook.__new__(Hook)
+        memo[id(self)] = new
+        ACTIONS[self.action](memo, self)
+        new.action = self.action
+        new.payload = current_deepcopy()(self.payload, memo)
+        new.shared = current_deepcopy()(self.shared, memo)
+        return new
+
+
+def _structure(action, where):
+    shared = [1, [2, "s"], {"k": (3, [4])}]
+    hook = Hook(action, [shared, {"in": shared}, (shared, 5)], shared)
+    tail = [shared, [shared], {"s": shared}, (shared,), Hook("none", [shared], shared)]
+    if where == "first":
+        return [hook, shared] + tail
+    return [shared, {"a": [shared]}, hook] + tail
+
+
+@pytest.mark.parametrize("where", ["first", "after"])
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_memo_changed_by_hook(action, where):
+    SEEN.clear()
+    obj = _structure(action, where)
+    out_ref, out_ours = hc.run_both(obj)
+    assert out_ref[0] == "ok", hc.describe(out_ref)
+    comp = hc.assert_same_outcome(out_ref, out_ours, obj)
+    assert len(SEEN["ref"]) == len(SEEN["ours"])
+    for ref_memo, our_memo in zip(SEEN["ref"], SEEN["ours"]):
+        assert type(our_memo) is dict
+        hc.assert_same_memo(ref_memo, our_memo, comp)
+
+
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_memo_changed_by_hook_with_caller_memo(action):
+    """The caller's own memo is never mirrored: same answers through the dict."""
+    SEEN.clear()
+    obj = _structure(action, "after")
+    memos = []
+
+    def factory():
+        memos.append({"caller": 1})
+        return memos[-1]
+
+    out_ref, out_ours = hc.run_both(obj, factory)
+    comp = hc.assert_same_outcome(out_ref, out_ours, obj)
+    hc.assert_same_memo(memos[0], memos[1], comp)
+
+
+class Thief:
+    """Keeps the memo and uses it again after the copy has finished."""
+    kept = {}
+
+    def __deepcopy__(self, memo):
+        Thief.kept[current()] = memo
+        return Thief()
+
+
+def test_memo_used_after_the_copy_ended():
+    shared = [1, [2]]
+    obj = [Thief(), shared, {"x": shared}]
+    out_ref, out_ours = hc.run_both(obj)
+    comp = hc.assert_same_outcome(out_ref, out_ours, obj)
+    ref_memo, our_memo = Thief.kept["ref"], Thief.kept["ours"]
+    hc.assert_same_memo(ref_memo, our_memo, comp)
+    # the dict lives on as a plain dict: a later copy with it behaves as stdlib's
+    with hc.using("ref"):
+        again_ref = hc.REF.deepcopy([shared, [5]], ref_memo)
+    with hc.using("ours"):
+        again_ours = hc.fastdeepcopy.deepcopy([shared, [5]], our_memo)
+    assert again_ref[0] is out_ref[1][1] and again_ours[0] is out_ours[1][1]
+    hc.assert_same_memo(ref_memo, our_memo, comp)
