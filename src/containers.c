@@ -154,39 +154,81 @@ error:
     return NULL;
 }
 
-/* Are all keys and values of x their own copies?  (Only reads x.) */
-static int
-dict_all_own_copies(PyObject *x)
+/* Small dicts are scanned for a leading run of items that are their own
+ * copies, remembered here so that they are not iterated twice. */
+#define FDC_DICT_SCAN_MAX 16
+
+typedef struct {
+    PyObject *keys[FDC_DICT_SCAN_MAX];   /* borrowed from x */
+    PyObject *values[FDC_DICT_SCAN_MAX];
+    Py_ssize_t count;    /* leading items that are their own copies */
+    Py_ssize_t resume;   /* PyDict_Next position of the first other item */
+    int all;             /* every item is its own copy */
+} dict_scan;
+
+/* Only reads x: no user code runs. */
+static void
+scan_own_copies(PyObject *x, dict_scan *s)
 {
-    Py_ssize_t pos = 0;
+    Py_ssize_t pos = 0, before = 0;
     PyObject *key, *value;
     int tuple_ok = FDC.tuple_ok;
+    s->count = 0;
+    s->all = 0;
     while (PyDict_Next(x, &pos, &key, &value)) {
         if (!fdc_is_common_atomic_type(Py_TYPE(key)) || !fdc_is_own_copy(value, tuple_ok)) {
-            return 0;
+            s->resume = before;
+            return;
+        }
+        s->keys[s->count] = key;
+        s->values[s->count] = value;
+        s->count++;
+        before = pos;
+    }
+    s->all = 1;
+}
+
+/* y[k] = v for the scanned run (hashing atomic keys runs no user code). */
+static int
+insert_scanned(PyObject *y, const dict_scan *s)
+{
+    for (Py_ssize_t i = 0; i < s->count; i++) {
+        if (PyDict_SetItem(y, s->keys[i], s->values[i]) < 0) {
+            return -1;
         }
     }
-    return 1;
+    FDC_STATS.objects += 2 * (uint64_t)s->count;
+    return 0;
 }
 
 PyObject *
 fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
 {
-    if (atomic_fast_path(ctx) && dict_all_own_copies(x)) {
-        /* Every y[k] = v of the loop below would store x's own key and value,
-         * in x's order, and hashing atomic keys runs no user code: a clone
-         * holds the same.  No memo entry is needed before the items. */
-        FDC_STATS.objects += 2 * (uint64_t)PyDict_GET_SIZE(x);
-        return PyDict_Copy(x);
-    }
     /* y = {}; memo[id(x)] = y
      * for key, value in x.items(): y[deepcopy(key)] = deepcopy(value)
      * (the right-hand side, the value, is evaluated first) */
     Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
-    PyObject *y = _PyDict_NewPresized(used);
     PyObject *key, *value;
+    dict_scan scan = {.count = 0, .resume = 0, .all = 0};
+    if (atomic_fast_path(ctx) && used <= FDC_DICT_SCAN_MAX) {
+        scan_own_copies(x, &scan);
+        if (scan.all) {
+            /* Every y[k] = v would store x's own key and value, in x's order:
+             * a clone holds the same.  No memo entry is needed before. */
+            FDC_STATS.objects += 2 * (uint64_t)used;
+            return PyDict_Copy(x);
+        }
+    }
+    PyObject *y = _PyDict_NewPresized(used);
     if (y == NULL) {
         return NULL;
+    }
+    if (scan.count > 0) {
+        if (insert_scanned(y, &scan) < 0) {
+            goto error;
+        }
+        pos = scan.resume;
+        remaining -= scan.count;
     }
     if (!atomic_fast_path(ctx) && store_before_items(ctx, x, y, stored) < 0) {
         goto error;
