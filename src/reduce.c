@@ -262,9 +262,10 @@ call_method1(PyObject *obj, PyObject *name, PyObject *arg)
 }
 
 /* for key, value in d.items(): setattr(y, key, value), for an exact dict,
- * with the checks of the dict's item iterator. */
+ * with the checks of the dict's item iterator.  `plain`: y's class is a PLAIN
+ * class of the type cache, whose __slots__ members may be set directly. */
 static int
-set_attrs_from_dict(PyObject *y, PyObject *d)
+set_attrs_from_dict(PyObject *y, PyObject *d, int plain)
 {
     Py_ssize_t used = PyDict_GET_SIZE(d), remaining = used, pos = 0;
     PyObject *k, *v;
@@ -282,7 +283,8 @@ set_attrs_from_dict(PyObject *y, PyObject *d)
         }
         Py_INCREF(k);
         Py_INCREF(v);
-        int r = PyObject_SetAttr(y, k, v);
+        int r = plain ? fdc_set_plain_slot(y, k, v) : 0;
+        r = r > 0 ? 0 : PyObject_SetAttr(y, k, v);
         Py_DECREF(k);
         Py_DECREF(v);
         if (r < 0) {
@@ -293,10 +295,10 @@ set_attrs_from_dict(PyObject *y, PyObject *d)
 
 /* for key, value in slotstate.items(): setattr(y, key, value) */
 static int
-set_slot_state(PyObject *y, PyObject *slotstate)
+set_slot_state(PyObject *y, PyObject *slotstate, int plain)
 {
     if (PyDict_CheckExact(slotstate)) {
-        return set_attrs_from_dict(y, slotstate);
+        return set_attrs_from_dict(y, slotstate, plain);
     }
     PyObject *items = PyObject_CallMethodNoArgs(slotstate, FDC.s_items);
     if (items == NULL) {
@@ -372,7 +374,7 @@ apply_state(PyObject *y, PyObject *state, int plain)
         r = update_instance_dict(y, dictstate, plain);
     }
     if (r == 0 && slotstate != NULL && slotstate != Py_None) {
-        r = set_slot_state(y, slotstate);
+        r = set_slot_state(y, slotstate, plain);
     }
     Py_DECREF(dictstate);
     Py_XDECREF(slotstate);

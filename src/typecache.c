@@ -16,6 +16,12 @@
  */
 #include "fdc.h"
 #include <string.h>
+#if PY_VERSION_HEX >= 0x030C0000
+#define FDC_T_OBJECT_EX Py_T_OBJECT_EX
+#else
+#include <structmember.h>
+#define FDC_T_OBJECT_EX T_OBJECT_EX
+#endif
 
 #define FDC_TYPECACHE_SIZE 512
 
@@ -25,6 +31,8 @@ typedef struct {
     uint64_t epoch;
     int kind;
     PyObject *slotnames;      /* owned, PLAIN only: the class's __slotnames__ list */
+    Py_ssize_t *offsets;      /* PLAIN only, PyMem: where each of those slots lives, when
+                                 every one is a plain __slots__ member; else NULL */
     Py_ssize_t nfields;       /* NAMEDTUPLE: arguments of the generated __new__;
                                  DATETIME: which of the datetime types */
 } typecache_entry;
@@ -359,6 +367,34 @@ decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
     return FDC_KIND_GENERIC;
 }
 
+/* Offsets of the slots named by `names` when each name finds, on the class, an
+ * ordinary __slots__ member (object, settable, no audit): getattr/setattr of
+ * the name then read/write exactly that field.  NULL otherwise (or no memory). */
+static Py_ssize_t *
+member_offsets(PyTypeObject *tp, PyObject *names)
+{
+    Py_ssize_t n = names != NULL ? PyList_GET_SIZE(names) : 0;
+    if (n == 0) {
+        return NULL;
+    }
+    Py_ssize_t *offsets = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)n);
+    if (offsets == NULL) {
+        return NULL;   /* the generic path does the same work */
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *name = PyList_GET_ITEM(names, i);
+        PyObject *d = PyUnicode_CheckExact(name) ? _PyType_Lookup(tp, name) : NULL;
+        PyMemberDef *m = (d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type))
+                         ? ((PyMemberDescrObject *)d)->d_member : NULL;
+        if (m == NULL || m->type != FDC_T_OBJECT_EX || m->flags != 0) {
+            PyMem_Free(offsets);
+            return NULL;
+        }
+        offsets[i] = m->offset;
+    }
+    return offsets;
+}
+
 /* The cache entry for `tp`, brought up to date; NULL when the type cannot be
  * cached (then it takes the full protocol). */
 static typecache_entry *
@@ -377,6 +413,8 @@ type_entry(PyTypeObject *tp)
         Py_XDECREF(names);
         return NULL;
     }
+    PyMem_Free(e->offsets);
+    e->offsets = kind == FDC_KIND_PLAIN ? member_offsets(tp, names) : NULL;
     Py_XSETREF(e->slotnames, names);
     e->type = tp;
     e->version = tp->tp_version_tag;
@@ -420,10 +458,25 @@ instance_dict(PyObject *x)
 #endif
 }
 
+/* getattr(x, name) of the i-th slot name: new ref, or NULL (exception set,
+ * AttributeError for an empty slot). */
+static PyObject *
+slot_value(PyObject *x, PyObject *name, const Py_ssize_t *offsets, Py_ssize_t i)
+{
+    if (offsets == NULL) {
+        return PyObject_GetAttr(x, name);
+    }
+    PyObject *v = *(PyObject **)((char *)x + offsets[i]);
+    if (v == NULL) {
+        PyErr_SetObject(PyExc_AttributeError, name);
+    }
+    return Py_XNewRef(v);
+}
+
 /* {name: getattr(x, name)} for the set slots, as object.__reduce_ex__ builds it.
  * Returns a new dict (possibly empty) or NULL on error. */
 static PyObject *
-slot_values(PyObject *x, PyObject *slotnames)
+slot_values(PyObject *x, PyObject *slotnames, const Py_ssize_t *offsets)
 {
     PyObject *slots = PyDict_New();
     if (slots == NULL) {
@@ -431,7 +484,7 @@ slot_values(PyObject *x, PyObject *slotnames)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(slotnames); i++) {
         PyObject *name = Py_NewRef(PyList_GET_ITEM(slotnames, i));
-        PyObject *value = PyObject_GetAttr(x, name);
+        PyObject *value = slot_value(x, name, offsets, i);
         int r = 0;
         if (value == NULL) {
             if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
@@ -456,13 +509,13 @@ slot_values(PyObject *x, PyObject *slotnames)
 
 /* state as object.__reduce_ex__ computes it: dict-or-None, or (that, slots). */
 static PyObject *
-plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
+plain_state(PyObject *x, PyObject *dict, PyObject *slotnames, const Py_ssize_t *offsets)
 {
     PyObject *state = (dict != NULL && PyDict_GET_SIZE(dict) > 0) ? dict : Py_None;
     if (PyList_GET_SIZE(slotnames) == 0) {
         return Py_NewRef(state);
     }
-    PyObject *slots = slot_values(x, slotnames);
+    PyObject *slots = slot_values(x, slotnames, offsets);
     if (slots == NULL) {
         return NULL;
     }
@@ -476,10 +529,11 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
 }
 
 static PyObject *
-copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames)
+copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
+                const Py_ssize_t *offsets)
 {
     PyTypeObject *tp = Py_TYPE(x);
-    PyObject *state = plain_state(x, dict, slotnames);
+    PyObject *state = plain_state(x, dict, slotnames, offsets);
     if (state == NULL) {
         return NULL;
     }
@@ -514,7 +568,7 @@ self_applies(PyObject *x)
 }
 
 static PyObject *
-copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
+copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, const Py_ssize_t *offsets)
 {
     PyObject *dict = instance_dict(x);
     if (dict == NULL && PyErr_Occurred()) {
@@ -529,7 +583,7 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
         y = NULL;   /* an instance attribute names a hook: the full protocol */
     }
     else {
-        y = copy_plain_with(ctx, x, dict, slotnames);
+        y = copy_plain_with(ctx, x, dict, slotnames, offsets);
     }
     Py_XDECREF(dict);
     return y;
@@ -588,6 +642,28 @@ fdc_copy_self_kind(PyObject *x)
     return applies > 0 ? Py_NewRef(x) : NULL;
 }
 
+int
+fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value)
+{
+    PyTypeObject *tp = Py_TYPE(y);
+    typecache_entry *e = &cache[cache_slot(tp)];
+    if (e->type != tp || e->kind != FDC_KIND_PLAIN || e->offsets == NULL ||
+        e->version != tp->tp_version_tag || e->epoch != FDC.epoch || !version_is_valid(tp)) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(e->slotnames); i++) {
+        if (PyList_GET_ITEM(e->slotnames, i) == name) {
+            /* what the member descriptor's __set__ does */
+            PyObject **field = (PyObject **)((char *)y + e->offsets[i]);
+            PyObject *old = *field;
+            *field = Py_NewRef(value);
+            Py_XDECREF(old);
+            return 1;
+        }
+    }
+    return 0;
+}
+
 PyObject *
 fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
 {
@@ -602,7 +678,8 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
     }
     if (e->kind == FDC_KIND_PLAIN) {
         PyObject *slotnames = Py_NewRef(e->slotnames);  /* the entry may change */
-        PyObject *y = copy_plain(ctx, x, slotnames);
+        /* the offsets are only read before any user code can run */
+        PyObject *y = copy_plain(ctx, x, slotnames, e->offsets);
         Py_DECREF(slotnames);
         return y;
     }
