@@ -154,41 +154,86 @@ error:
     return NULL;
 }
 
-/* Small dicts are scanned for a leading run of items that are their own
- * copies, remembered here so that they are not iterated twice. */
+/* Small dicts are scanned first.  Items that are their own copies at the start
+ * are remembered, so that they are not iterated twice; and when every value
+ * is its own copy or a flat container (see below), the copy is a clone of x
+ * whose flat containers are then replaced by their copies. */
 #define FDC_DICT_SCAN_MAX 16
+/* A flat container: an exact list or dict of at most this many items, all of
+ * them their own copies.  Copying one runs no user code. */
+#define FDC_FLAT_MAX 32
 
 typedef struct {
     PyObject *keys[FDC_DICT_SCAN_MAX];   /* borrowed from x */
     PyObject *values[FDC_DICT_SCAN_MAX];
+    Py_ssize_t scanned;  /* items in keys/values */
     Py_ssize_t count;    /* leading items that are their own copies */
-    Py_ssize_t resume;   /* PyDict_Next position of the first other item */
+    Py_ssize_t resume;   /* PyDict_Next position after them */
     int all;             /* every item is its own copy */
+    int patchable;       /* every item is its own copy or a flat container */
 } dict_scan;
+
+static int
+is_flat_container(PyObject *v, int tuple_ok)
+{
+    if (PyList_CheckExact(v) && FDC.list_ok) {
+        Py_ssize_t n = PyList_GET_SIZE(v);
+        if (n > FDC_FLAT_MAX) {
+            return 0;
+        }
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (!fdc_is_own_copy(PyList_GET_ITEM(v, i), tuple_ok)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (PyDict_CheckExact(v) && FDC.dict_ok && PyDict_GET_SIZE(v) <= FDC_FLAT_MAX) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(v, &pos, &key, &value)) {
+            if (!fdc_is_common_atomic_type(Py_TYPE(key)) || !fdc_is_own_copy(value, tuple_ok)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return 0;
+}
 
 /* Only reads x: no user code runs. */
 static void
-scan_own_copies(PyObject *x, dict_scan *s)
+scan_dict(PyObject *x, dict_scan *s)
 {
-    Py_ssize_t pos = 0, before = 0;
+    Py_ssize_t pos = 0;
     PyObject *key, *value;
-    int tuple_ok = FDC.tuple_ok;
-    s->count = 0;
-    s->all = 0;
+    int tuple_ok = FDC.tuple_ok, leading = 1;
+    s->scanned = s->count = s->resume = 0;
+    s->all = 1;
+    s->patchable = 1;
     while (PyDict_Next(x, &pos, &key, &value)) {
-        if (!fdc_is_common_atomic_type(Py_TYPE(key)) || !fdc_is_own_copy(value, tuple_ok)) {
-            s->resume = before;
+        int atomic_key = fdc_is_common_atomic_type(Py_TYPE(key));
+        if (atomic_key && fdc_is_own_copy(value, tuple_ok)) {
+            if (leading) {
+                s->count++;
+                s->resume = pos;
+            }
+        }
+        else if (atomic_key && is_flat_container(value, tuple_ok)) {
+            leading = 0;
+            s->all = 0;
+        }
+        else {
+            s->all = s->patchable = 0;
             return;
         }
-        s->keys[s->count] = key;
-        s->values[s->count] = value;
-        s->count++;
-        before = pos;
+        s->keys[s->scanned] = key;
+        s->values[s->scanned] = value;
+        s->scanned++;
     }
-    s->all = 1;
 }
 
-/* y[k] = v for the scanned run (hashing atomic keys runs no user code). */
+/* y[k] = v for the scanned leading run (hashing atomic keys runs no user code). */
 static int
 insert_scanned(PyObject *y, const dict_scan *s)
 {
@@ -201,6 +246,39 @@ insert_scanned(PyObject *y, const dict_scan *s)
     return 0;
 }
 
+/* The dict's values are their own copies or flat containers: nothing that runs
+ * can see y or change x, so y may start as a clone of x, and each flat
+ * container is then copied in order (its memo entries in stdlib's order,
+ * after memo[id(x)] = y) and put in place of the original. */
+static PyObject *
+copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
+{
+    PyObject *y = PyDict_Copy(x);
+    if (y == NULL) {
+        return NULL;
+    }
+    FDC_STATS.objects += 2 * (uint64_t)s->scanned;
+    for (Py_ssize_t i = 0; i < s->scanned; i++) {
+        if (fdc_is_own_copy(s->values[i], FDC.tuple_ok)) {
+            continue;
+        }
+        if (store_before_items(ctx, x, y, stored) < 0) {
+            goto error;
+        }
+        FDC_STATS.objects--;   /* counted again by the recursion */
+        PyObject *c = copy_item(ctx, s->values[i]);
+        int r = c ? PyDict_SetItem(y, s->keys[i], c) : -1;
+        Py_XDECREF(c);
+        if (r < 0) {
+            goto error;
+        }
+    }
+    return y;
+error:
+    Py_DECREF(y);
+    return NULL;
+}
+
 PyObject *
 fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
 {
@@ -209,14 +287,20 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
      * (the right-hand side, the value, is evaluated first) */
     Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
     PyObject *key, *value;
-    dict_scan scan = {.count = 0, .resume = 0, .all = 0};
+    dict_scan scan = {.scanned = 0, .count = 0, .resume = 0, .all = 0, .patchable = 0};
     if (atomic_fast_path(ctx) && used <= FDC_DICT_SCAN_MAX) {
-        scan_own_copies(x, &scan);
+        scan_dict(x, &scan);
         if (scan.all) {
             /* Every y[k] = v would store x's own key and value, in x's order:
              * a clone holds the same.  No memo entry is needed before. */
             FDC_STATS.objects += 2 * (uint64_t)used;
             return PyDict_Copy(x);
+        }
+        if (scan.patchable && ((PyDictObject *)x)->ma_values == NULL) {
+            /* (not for a split table, an instance __dict__: its clone would be
+             * split too, which the y.__dict__.update(state) after it merges
+             * item by item, slower than building the copy item by item) */
+            return copy_patchable_dict(ctx, x, &scan, stored);
         }
     }
     PyObject *y = _PyDict_NewPresized(used);
