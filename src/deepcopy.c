@@ -503,6 +503,15 @@ ctx_start_native(fdc_ctx *ctx)
 static int
 ctx_start_python(fdc_ctx *ctx, PyObject *memo)
 {
+    fdc_mirror *m = &ctx->ts->mirror;
+    if (m->dict == memo && !m->broken) {
+        /* a __deepcopy__ passing on the memo it was given */
+        ctx->mirror = m;
+        ctx->pymemo = Py_NewRef(memo);
+        ctx->pymemo_id = Py_NewRef(m->dict_id);
+        ctx->pymemo_exact = 1;
+        return 0;
+    }
     PyObject *id = PyLong_FromVoidPtr(memo);
     if (id == NULL) {
         return -1;
@@ -537,10 +546,6 @@ fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil)
     }
     else {
         r = ctx_start_python(&ctx, memo);
-        if (ctx.ts->mirror.dict == memo && !ctx.ts->mirror.broken) {
-            /* a __deepcopy__ passing on the memo it was given */
-            ctx.mirror = &ctx.ts->mirror;
-        }
     }
     if (r < 0) {
         return NULL;

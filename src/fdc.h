@@ -117,6 +117,7 @@ void fdc_stats_reset(void);
 /* ---- the native index of an exposed memo dict (mirror.c) ------------------ */
 typedef struct {
     PyObject *dict;        /* the exposed memo (owned); NULL: no mirror is live */
+    PyObject *dict_id;     /* owned: id(dict) as an int */
     fdc_memo *index;       /* id -> value for the dict's int keys */
     uint64_t version;      /* the dict's version when the index last matched it */
     Py_ssize_t synced;     /* entries of the dict (no holes) read into the index */
@@ -127,10 +128,7 @@ typedef struct {
     int broken;            /* the dict cannot be followed: plain dict operations */
 } fdc_mirror;
 
-/* 0: the index matches the dict; 1: the mirror gave up; -1: error */
-int fdc_mirror_check(fdc_mirror *m);
-/* After a successful check: 1 and a borrowed value, or 0 for a certain miss. */
-int fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value);
+int fdc_mirror_check_slow(fdc_mirror *m);
 /* memo[id(x)] = y on the dict, and in the index (after a successful check). */
 int fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y);
 /* Start mirroring `dict`, made from `index` (whose keep-alive array is dropped:
@@ -138,6 +136,24 @@ int fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y);
 int fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index);
 /* Stop; returns the index for its owner to release. */
 fdc_memo *fdc_mirror_stop(fdc_mirror *m);
+
+/* 0: the index matches the dict; 1: the mirror gave up; -1: error */
+static inline int
+fdc_mirror_check(fdc_mirror *m)
+{
+    if (!m->broken && fdc_dict_version(m->dict) == m->version) {
+        return 0;
+    }
+    return fdc_mirror_check_slow(m);
+}
+
+/* After a successful check: 1 and a borrowed value, or 0 for a certain miss. */
+static inline int
+fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value)
+{
+    *value = fdc_memo_lookup(m->index, x, fdc_memo_hash(x));
+    return *value != NULL;
+}
 
 /* ---- the copy context (deepcopy.c) ---------------------------------------- */
 typedef struct fdc_tstate fdc_tstate;

@@ -155,23 +155,12 @@ resync(fdc_mirror *m)
 }
 
 int
-fdc_mirror_check(fdc_mirror *m)
+fdc_mirror_check_slow(fdc_mirror *m)
 {
     if (m->broken) {
         return 1;
     }
-    if (fdc_dict_version(m->dict) == m->version) {
-        return 0;
-    }
     return resync(m);
-}
-
-int
-fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value)
-{
-    /* caller has done fdc_mirror_check: 1 may be a hit, 0 is a certain miss */
-    *value = fdc_memo_lookup(m->index, x, fdc_memo_hash(x));
-    return *value != NULL;
 }
 
 int
@@ -207,8 +196,12 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index)
 {
     /* `index` holds the entries `dict` was built from; add the keep-alive list
      * (memo[id(memo)], a key like any other) and the bookkeeping. */
+    m->index = index;   /* first: fdc_mirror_stop hands it back even after a failure */
+    m->dict_id = PyLong_FromVoidPtr(dict);
+    if (m->dict_id == NULL) {
+        return -1;
+    }
     m->dict = Py_NewRef(dict);
-    m->index = index;
     m->broken = 0;
     m->resyncs = 0;
     m->foreign = 0;
@@ -220,13 +213,13 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index)
     Py_ssize_t count;
     PyObject *last;
     int r = read_entries(m, 0, &count, &last);
-    if (r < 0) {
-        return -1;
+    if (r != 0) {
+        give_up(m);
+        return r < 0 ? -1 : 0;
     }
     set_last_key(m, last);
     m->synced = count;
     m->version = fdc_dict_version(dict);
-    m->foreign = 0;
     return 0;
 }
 
@@ -237,6 +230,7 @@ fdc_mirror_stop(fdc_mirror *m)
     m->index = NULL;
     m->kept = NULL;
     Py_CLEAR(m->last_key);
+    Py_CLEAR(m->dict_id);
     Py_CLEAR(m->dict);
     return index;
 }
