@@ -527,6 +527,27 @@ def assert_same_copy(ref_result, our_result, original, *, our_original=None):
 # memos
 
 
+class RecordingMemo(dict):
+    """A dict-subclass memo recording the calls stdlib makes on it (get,
+    __getitem__, __setitem__) in `log`, a list of (operation, key)."""
+
+    def __init__(self, log=None):
+        super().__init__()
+        self.log = [] if log is None else log
+
+    def get(self, key, default=None):
+        self.log.append(("get", key))
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.log.append(("getitem", key))
+        return super().__getitem__(key)
+
+    def __setitem__(self, key, value):
+        self.log.append(("setitem", key))
+        super().__setitem__(key, value)
+
+
 def assert_same_memo(ref_memo, our_memo, comp):
     """The two memos after the copies: same keys in the same order (id of an
     original, or the memo's own id for the keep-alive list), values matched by

@@ -886,26 +886,6 @@ class MappingMemo:
         return key in self.d
 
 
-class RecordingMemo(dict):
-    """A dict-subclass memo recording the calls it receives."""
-
-    def __init__(self, log):
-        super().__init__()
-        self.log = log
-
-    def get(self, key, default=None):
-        self.log.append(("get", key))
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.log.append(("getitem", key))
-        return super().__getitem__(key)
-
-    def __setitem__(self, key, value):
-        self.log.append(("setitem", key))
-        super().__setitem__(key, value)
-
-
 def _memo_call_log(memo_cls, obj, expect="ok"):
     logs = []
     memos = []
@@ -950,7 +930,7 @@ def _memo_call_params():
 
 @pytest.mark.parametrize("name", _memo_call_params())
 def test_dict_subclass_memo_calls(name):
-    _memo_call_log(RecordingMemo, SHAPES[name]())
+    _memo_call_log(hc.RecordingMemo, SHAPES[name]())
 
 
 @pytest.mark.parametrize("name", _memo_call_params())

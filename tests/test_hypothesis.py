@@ -355,32 +355,12 @@ def test_graph_deepcopy_caller_memo(program):
     _check_with_memo(program)
 
 
-class RecordingMemo(dict):
-    """A dict-subclass memo recording every call stdlib makes on it."""
-
-    def __init__(self):
-        super().__init__()
-        self.log = []
-
-    def get(self, key, default=None):
-        self.log.append(("get", key))
-        return super().get(key, default)
-
-    def __getitem__(self, key):
-        self.log.append(("getitem", key))
-        return super().__getitem__(key)
-
-    def __setitem__(self, key, value):
-        self.log.append(("setitem", key))
-        super().__setitem__(key, value)
-
-
 def _check_memo_calls(program):
     root = build(program)
     memos = []
 
     def factory():
-        m = RecordingMemo()
+        m = hc.RecordingMemo()
         memos.append(m)
         return m
 
