@@ -293,6 +293,42 @@ set_attrs_from_dict(PyObject *y, PyObject *d, int plain)
     }
 }
 
+/* for k, v in iterable: fn(k, v, arg) -- each item unpacked as `k, v = item`
+ * is (fdc_unpack2).  fn returns 0 or -1; so does this. */
+typedef int (*pair_fn)(PyObject *k, PyObject *v, void *arg);
+
+static int
+for_each_pair(PyObject *iterable, pair_fn fn, void *arg)
+{
+    PyObject *it = PyObject_GetIter(iterable);
+    if (it == NULL) {
+        return -1;
+    }
+    PyObject *pair;
+    while ((pair = PyIter_Next(it)) != NULL) {
+        PyObject *k, *v;
+        int r = fdc_unpack2(pair, &k, &v);
+        Py_DECREF(pair);
+        if (r == 0) {
+            r = fn(k, v, arg);
+            Py_DECREF(k);
+            Py_DECREF(v);
+        }
+        if (r < 0) {
+            Py_DECREF(it);
+            return -1;
+        }
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+static int
+setattr_pair(PyObject *k, PyObject *v, void *y)
+{
+    return PyObject_SetAttr((PyObject *)y, k, v);
+}
+
 /* for key, value in slotstate.items(): setattr(y, key, value) */
 static int
 set_slot_state(PyObject *y, PyObject *slotstate, int plain)
@@ -304,28 +340,9 @@ set_slot_state(PyObject *y, PyObject *slotstate, int plain)
     if (items == NULL) {
         return -1;
     }
-    PyObject *it = PyObject_GetIter(items);
+    int r = for_each_pair(items, setattr_pair, y);
     Py_DECREF(items);
-    if (it == NULL) {
-        return -1;
-    }
-    PyObject *pair;
-    while ((pair = PyIter_Next(it)) != NULL) {
-        PyObject *k, *v;
-        int r = fdc_unpack2(pair, &k, &v);
-        Py_DECREF(pair);
-        if (r == 0) {
-            r = PyObject_SetAttr(y, k, v);
-            Py_DECREF(k);
-            Py_DECREF(v);
-        }
-        if (r < 0) {
-            Py_DECREF(it);
-            return -1;
-        }
-    }
-    Py_DECREF(it);
-    return PyErr_Occurred() ? -1 : 0;
+    return r;
 }
 
 /* y.__dict__.update(state); `plain`: y's class has the standard __dict__. */
@@ -450,34 +467,30 @@ fill_list_items(fdc_ctx *ctx, PyObject *y, PyObject *listiter, int deep)
     return PyErr_Occurred() ? -1 : 0;
 }
 
+typedef struct {
+    fdc_ctx *ctx;
+    PyObject *y;
+    int deep;
+} dict_items_target;
+
+/* y[deepcopy(k)] = deepcopy(v) (the key first, as _reconstruct does) */
+static int
+set_copied_item(PyObject *k, PyObject *v, void *arg)
+{
+    dict_items_target *t = arg;
+    PyObject *ck = maybe_deepcopy(t->ctx, k, t->deep);
+    PyObject *cv = ck ? maybe_deepcopy(t->ctx, v, t->deep) : NULL;
+    int r = cv ? PyObject_SetItem(t->y, ck, cv) : -1;
+    Py_XDECREF(ck);
+    Py_XDECREF(cv);
+    return r;
+}
+
 static int
 fill_dict_items(fdc_ctx *ctx, PyObject *y, PyObject *dictiter, int deep)
 {
-    PyObject *it = PyObject_GetIter(dictiter);
-    if (it == NULL) {
-        return -1;
-    }
-    PyObject *pair;
-    while ((pair = PyIter_Next(it)) != NULL) {
-        PyObject *k, *v, *ck = NULL, *cv = NULL;
-        int r = fdc_unpack2(pair, &k, &v);
-        Py_DECREF(pair);
-        if (r == 0) {
-            ck = maybe_deepcopy(ctx, k, deep);
-            cv = ck ? maybe_deepcopy(ctx, v, deep) : NULL;
-            r = cv ? PyObject_SetItem(y, ck, cv) : -1;
-            Py_DECREF(k);
-            Py_DECREF(v);
-            Py_XDECREF(ck);
-            Py_XDECREF(cv);
-        }
-        if (r < 0) {
-            Py_DECREF(it);
-            return -1;
-        }
-    }
-    Py_DECREF(it);
-    return PyErr_Occurred() ? -1 : 0;
+    dict_items_target t = {ctx, y, deep};
+    return for_each_pair(dictiter, set_copied_item, &t);
 }
 
 /* Everything of _reconstruct after y exists: memo, state, items. */
