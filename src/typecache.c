@@ -552,11 +552,48 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
     return y;
 }
 
+/* Instances of SELF classes whose dict was seen without a `__deepcopy__` key,
+ * with the dict's version then: an unchanged version is an unchanged dict (a
+ * version is never reused, not even by a new dict at the same address). */
+#define FDC_SELF_SEEN_SIZE 256
+
+typedef struct {
+    PyObject *obj;      /* not owned: only compared */
+    PyObject *dict;     /* not owned: only compared */
+    uint64_t version;
+} self_seen_entry;
+
+static self_seen_entry self_seen[FDC_SELF_SEEN_SIZE];
+
+static self_seen_entry *
+self_seen_slot(PyObject *x)
+{
+    uintptr_t h = (uintptr_t)x;
+    return &self_seen[((h >> 4) ^ (h >> 12)) & (FDC_SELF_SEEN_SIZE - 1)];
+}
+
 /* SELF kind: still honour an instance attribute named __deepcopy__.
  * 1 applies, 0 does not, -1 error. */
 static int
 self_applies(PyObject *x)
 {
+    PyObject **dictptr = Py_TYPE(x)->tp_dictoffset != 0 ? _PyObject_GetDictPtr(x) : NULL;
+    PyObject *d = dictptr != NULL ? *dictptr : NULL;
+    if (d != NULL && PyDict_CheckExact(d)) {
+        self_seen_entry *e = self_seen_slot(x);
+        uint64_t version = fdc_dict_version(d);
+        if (e->obj == x && e->dict == d && e->version == version) {
+            return 1;
+        }
+        PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);
+        if (v != NULL || PyErr_Occurred()) {
+            return v != NULL ? 0 : -1;
+        }
+        e->obj = x;
+        e->dict = d;
+        e->version = version;
+        return 1;
+    }
     PyObject *dict = instance_dict(x);
     if (dict == NULL) {
         return PyErr_Occurred() ? -1 : 1;
