@@ -97,6 +97,15 @@ fdc_env_refresh(void)
     return 0;
 }
 
+/* Is FDC.atomic_ok current?  It depends only on copy.__dict__ (which names
+ * _deepcopy_dispatch and _deepcopy_atomic) and on the dispatch table. */
+static inline int
+fdc_atomic_decision_current(void)
+{
+    return fdc_dict_version(FDC.watched[0]) == FDC.versions[0] &&
+           fdc_dict_version(FDC.watched[2]) == FDC.versions[2];
+}
+
 /* ---- statistics (stats.c) ------------------------------------------------- */
 typedef struct {
     uint64_t calls;           /* every entry into deepcopy() */

@@ -61,7 +61,14 @@ fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     PyObject *slots[3];
     if (nargs == 1 && kwnames == NULL) {
-        return fdc_deepcopy_entry(args[0], NULL, NULL);
+        PyObject *x = args[0];
+        if (fdc_is_common_atomic_type(Py_TYPE(x)) && fdc_atomic_decision_current() &&
+            FDC.atomic_ok) {
+            /* deepcopy(x) of an atomic x: x, with no memo to set up */
+            FDC_STATS.calls++;
+            return Py_NewRef(x);
+        }
+        return fdc_deepcopy_entry(x, NULL, NULL);
     }
     if (bind_args("deepcopy", names, 3, args, nargs, kwnames, slots) < 0) {
         return NULL;

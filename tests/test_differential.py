@@ -1084,6 +1084,20 @@ def test_replace_atomic_entries(registry):
     assert out_ref[1][0] == 2
 
 
+def test_replace_atomic_entries_top_level(registry):
+    """deepcopy(5) itself, after copies that took the atomic fast path."""
+    for x in (5, "s", 2.5):
+        check(x, expect="ok")
+    registry.deepcopy_dispatch(int, lambda x, memo: ("int copier", x))
+    registry.deepcopy_dispatch(str, lambda x, memo: x.upper())
+    for x in (5, "s", 2.5):
+        out_ref, _, _ = check(x, expect="ok")
+    assert out_ref[1] == 2.5
+    assert check(5)[0][1] == ("int copier", 5)
+    registry.remove_deepcopy_dispatch(float)
+    check(2.5, expect=None)
+
+
 def test_remove_dict_and_list_entries(registry):
     registry.remove_deepcopy_dispatch(dict)
     registry.remove_deepcopy_dispatch(list)
