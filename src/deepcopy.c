@@ -129,7 +129,7 @@ fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
         if (r == 0 && !fdc_mirror_lookup(ctx->mirror, x, &v)) {
             return 0;   /* a certain miss */
         }
-        if (r == 0 && !ctx->mirror->foreign) {
+        if (r == 0 && ctx->mirror->resyncs == 0) {
             if (v == ctx->nil) {
                 return 0;
             }

@@ -172,13 +172,20 @@ fdc_env_refresh_slow(void)
         }
         Py_XINCREF(values[i]);   /* own them before any old value is released */
     }
+    /* Commit the new snapshot and its versions before releasing the old one:
+     * a finalizer run by that release may change the modules again (then the
+     * versions move on and the next check reads them again). */
+    PyObject *old[N_GLOBALS];
     for (int i = 0; i < N_GLOBALS; i++) {
-        /* NULL: the global was deleted */
-        Py_XSETREF(*globals_read[i].slot, values[i]);
+        old[i] = *globals_read[i].slot;
+        *globals_read[i].slot = values[i];   /* NULL: the global was deleted */
     }
     decide_fast_paths();
     take_versions();
     FDC.epoch++;
+    for (int i = 0; i < N_GLOBALS; i++) {
+        Py_XDECREF(old[i]);
+    }
     return 0;
 }
 

@@ -132,8 +132,8 @@ typedef struct {
     Py_ssize_t synced;     /* entries of the dict (no holes) read into the index */
     PyObject *last_key;    /* owned: the key at position synced - 1 */
     PyObject *kept;        /* borrowed: memo[id(memo)] while `version` holds, or NULL */
-    uint64_t resyncs;      /* how many times someone else's writes were caught up */
-    int foreign;           /* someone else wrote: confirm hits with the dict */
+    uint64_t resyncs;      /* times someone else's writes were caught up; once nonzero,
+                              hits are confirmed by the dict (overwrites are not seen) */
     int broken;            /* the dict cannot be followed: plain dict operations */
 } fdc_mirror;
 
@@ -246,8 +246,9 @@ PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_self_kind(PyObject *x);
 /* setattr(y, name, value) when y's class is a PLAIN class of the type cache and
  * `name` (the very string of its __slotnames__) is one of its __slots__
- * members: 1 done, 0 not applicable (nothing done). */
-int fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value);
+ * members: 1 done, 0 not applicable (nothing done).  *hint: where to start
+ * looking (0 at first; updated). */
+int fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint);
 /* _reconstruct after y = func(*args).  `plain`: y's class is a PLAIN class of
  * the type cache (no __setstate__, standard __dict__). */
 int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,

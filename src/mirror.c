@@ -17,7 +17,7 @@
  *    the index cannot follow that cheaply, so the mirror gives up ("broken") and
  *    every later operation is a plain dict operation, as before mirrors existed;
  *  - an overwritten value leaves the layout alone and is not seen by a resync,
- *    so after any foreign write a hit is confirmed by the dict itself;
+ *    so after any resync a hit is confirmed by the dict itself;
  *  - keys that are neither exact ints nor exact strs could compare equal to an
  *    id() (floats, int subclasses, objects with __eq__): the mirror gives up.
  *
@@ -118,8 +118,10 @@ static int
 resync(fdc_mirror *m)
 {
     m->resyncs++;
-    m->foreign = 1;
     m->kept = NULL;
+    /* the version read now: if a finalizer run while the index is updated
+     * changes the dict, the next check sees a newer one and resyncs again */
+    uint64_t version = fdc_dict_version(m->dict);
     Py_ssize_t size = PyDict_GET_SIZE(m->dict), count;
     PyObject *last;
     int r;
@@ -130,7 +132,7 @@ resync(fdc_mirror *m)
                 set_last_key(m, last);
             }
             m->synced = size;
-            m->version = fdc_dict_version(m->dict);
+            m->version = version;
             return 0;
         }
         if (r < 0) {
@@ -138,20 +140,23 @@ resync(fdc_mirror *m)
         }
     }
     /* Entries moved, or some were deleted: rebuild from scratch, which only
-     * works when no holes are left. */
-    fdc_memo_clear(m->index);
+     * works when no holes are left.  The old table is detached first and
+     * released last: its values' finalizers may re-enter the mirror (any
+     * change they make moves the version on, and the next check sees it). */
+    fdc_memo old = *m->index;
+    fdc_memo_init(m->index);
     r = read_entries(m, 0, &count, &last);
-    if (r < 0) {
-        return -1;
+    if (r == 0 && count == size) {
+        set_last_key(m, last);
+        m->synced = size;
+        m->version = version;
     }
-    if (r > 0 || count != size) {
+    else if (r >= 0) {
         give_up(m);
-        return 1;
+        r = 1;
     }
-    set_last_key(m, last);
-    m->synced = size;
-    m->version = fdc_dict_version(m->dict);
-    return 0;
+    fdc_memo_free(&old);
+    return r;
 }
 
 int
@@ -170,23 +175,25 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y)
     if (key == NULL) {
         return -1;
     }
+    /* after a successful check the index has exactly the dict's int keys */
+    size_t hash = fdc_memo_hash(x);
+    int replacing = fdc_memo_lookup(m->index, x, hash) != NULL;
     int r = PyDict_SetItem(m->dict, key, y);
     if (r == 0) {
-        Py_ssize_t size = PyDict_GET_SIZE(m->dict);
-        if (size == m->synced + 1) {
-            /* appended: nothing was released, so no user code ran */
-            m->synced = size;
-            set_last_key(m, key);
+        r = fdc_memo_store(m->index, x, hash, y);
+        if (r < 0) {
+            give_up(m);   /* the dict has the entry, the index does not */
         }
-        else {
-            /* replaced a value: the old one's finalizer may have run anything */
-            m->resyncs++;
-            m->foreign = 1;
-            m->kept = NULL;
-        }
-        r = fdc_memo_store(m->index, x, fdc_memo_hash(x), y);
+    }
+    if (r == 0 && !replacing) {
+        /* appended: nothing was released, so no user code ran: in sync */
+        m->synced += 1;
+        set_last_key(m, key);
         m->version = fdc_dict_version(m->dict);
     }
+    /* Replacing released the old values (in the dict and in the index), whose
+     * finalizers may have changed the dict: m->version stays behind, so the
+     * next check resyncs. */
     Py_DECREF(key);
     return r;
 }
@@ -204,12 +211,12 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index)
     m->dict = Py_NewRef(dict);
     m->broken = 0;
     m->resyncs = 0;
-    m->foreign = 0;
     m->kept = NULL;
     m->synced = 0;
     m->last_key = NULL;
     m->version = 0;   /* never a real version: the first check resyncs */
     fdc_memo_drop_keep(index);
+    uint64_t version = fdc_dict_version(dict);
     Py_ssize_t count;
     PyObject *last;
     int r = read_entries(m, 0, &count, &last);
@@ -219,7 +226,7 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index)
     }
     set_last_key(m, last);
     m->synced = count;
-    m->version = fdc_dict_version(dict);
+    m->version = version;
     return 0;
 }
 

@@ -198,6 +198,9 @@ PyMODINIT_FUNC
 PyInit__engine(void)
 {
     if (FDC.copy_module == NULL && fdc_env_init() < 0) {
+        /* let a later import try again from the start */
+        Py_CLEAR(FDC.copy_module);
+        Py_CLEAR(FDC.copyreg_module);
         return NULL;
     }
     PyObject *m = PyModule_Create(&engine_module);

@@ -218,7 +218,11 @@ PyObject *
 fdc_copy_via_reduce(fdc_ctx *ctx, PyObject *x, int deep)
 {
     FDC_STATS.reduce_calls++;
-    PyObject *rv = call_reductor(x, Py_TYPE(x), deep);
+    /* cls = type(x), held: the hooks the reductor lookup runs may reassign
+     * x.__class__ before the class is named in an error message */
+    PyTypeObject *cls = (PyTypeObject *)Py_NewRef(Py_TYPE(x));
+    PyObject *rv = call_reductor(x, cls, deep);
+    Py_DECREF(cls);
     if (rv == NULL) {
         return NULL;
     }
@@ -267,7 +271,7 @@ call_method1(PyObject *obj, PyObject *name, PyObject *arg)
 static int
 set_attrs_from_dict(PyObject *y, PyObject *d, int plain)
 {
-    Py_ssize_t used = PyDict_GET_SIZE(d), remaining = used, pos = 0;
+    Py_ssize_t used = PyDict_GET_SIZE(d), remaining = used, pos = 0, slot_hint = 0;
     PyObject *k, *v;
     for (;;) {
         if (PyDict_GET_SIZE(d) != used) {
@@ -283,7 +287,7 @@ set_attrs_from_dict(PyObject *y, PyObject *d, int plain)
         }
         Py_INCREF(k);
         Py_INCREF(v);
-        int r = plain ? fdc_set_plain_slot(y, k, v) : 0;
+        int r = plain ? fdc_set_plain_slot(y, k, v, &slot_hint) : 0;
         r = r > 0 ? 0 : PyObject_SetAttr(y, k, v);
         Py_DECREF(k);
         Py_DECREF(v);
@@ -414,8 +418,9 @@ set_state(PyObject *y, PyObject *state, int plain)
         /* hasattr(y, '__setstate__') then y.__setstate__(state): with generic
          * attribute access the second lookup finds the same thing */
         PyObject *res;
+        PyObject *cls_setstate = _PyType_Lookup(Py_TYPE(y), FDC.s_setstate);  /* borrowed */
         if (Py_TYPE(y)->tp_getattro == PyObject_GenericGetAttr && PyMethod_Check(setstate) &&
-            PyFunction_Check(_PyType_Lookup(Py_TYPE(y), FDC.s_setstate))) {
+            cls_setstate != NULL && PyFunction_Check(cls_setstate)) {
             res = PyObject_CallOneArg(setstate, state);
         }
         else {

@@ -33,6 +33,8 @@ typedef struct {
     PyObject *slotnames;      /* owned, PLAIN only: the class's __slotnames__ list */
     Py_ssize_t *offsets;      /* PLAIN only, PyMem: where each of those slots lives, when
                                  every one is a plain __slots__ member; else NULL */
+    PyObject *offset_names;   /* owned, with offsets: the names they are for, a tuple
+                                 (the __slotnames__ list itself may be changed later) */
     Py_ssize_t nfields;       /* NAMEDTUPLE: arguments of the generated __new__;
                                  DATETIME: which of the datetime types */
 } typecache_entry;
@@ -395,6 +397,20 @@ member_offsets(PyTypeObject *tp, PyObject *names)
     return offsets;
 }
 
+static void
+set_offsets(typecache_entry *e, PyTypeObject *tp, PyObject *names)
+{
+    e->offsets = member_offsets(tp, names);
+    if (e->offsets != NULL) {
+        e->offset_names = PyList_AsTuple(names);
+        if (e->offset_names == NULL) {
+            PyErr_Clear();   /* no offsets: getattr and setattr do the same */
+            PyMem_Free(e->offsets);
+            e->offsets = NULL;
+        }
+    }
+}
+
 /* The cache entry for `tp`, brought up to date; NULL when the type cannot be
  * cached (then it takes the full protocol). */
 static typecache_entry *
@@ -405,16 +421,24 @@ type_entry(PyTypeObject *tp)
         version_is_valid(tp)) {
         return e;
     }
+    /* A lookup gives the type a version tag if it can have one.  Deciding may
+     * run Python code (learning namedtuple's code, a metaclass __eq__ in a
+     * table lookup): a decision made while the class changed is not kept. */
+    (void)_PyType_Lookup(tp, FDC.s_deepcopy);
+    unsigned int tag = tp->tp_version_tag;
     PyObject *names;
     Py_ssize_t nfields;
     int kind = decide_kind(tp, &names, &nfields);
-    /* _PyType_Lookup above assigned a version tag if the type can have one. */
-    if (!version_is_valid(tp)) {
+    if (!version_is_valid(tp) || tp->tp_version_tag != tag) {
         Py_XDECREF(names);
         return NULL;
     }
     PyMem_Free(e->offsets);
-    e->offsets = kind == FDC_KIND_PLAIN ? member_offsets(tp, names) : NULL;
+    e->offsets = NULL;
+    Py_CLEAR(e->offset_names);
+    if (kind == FDC_KIND_PLAIN) {
+        set_offsets(e, tp, names);
+    }
     Py_XSETREF(e->slotnames, names);
     e->type = tp;
     e->version = tp->tp_version_tag;
@@ -458,19 +482,26 @@ instance_dict(PyObject *x)
 #endif
 }
 
-/* getattr(x, name) of the i-th slot name: new ref, or NULL (exception set,
- * AttributeError for an empty slot). */
-static PyObject *
-slot_value(PyObject *x, PyObject *name, const Py_ssize_t *offsets, Py_ssize_t i)
+/* getattr(x, name) of the i-th slot name, an AttributeError counting as
+ * "not set" (object.__reduce_ex__ skips those): 1 and a new reference in
+ * *value, 0 when not set, -1 on error. */
+static int
+slot_value(PyObject *x, PyObject *name, const Py_ssize_t *offsets, Py_ssize_t i,
+           PyObject **value)
 {
-    if (offsets == NULL) {
-        return PyObject_GetAttr(x, name);
+    if (offsets != NULL) {
+        *value = Py_XNewRef(*(PyObject **)((char *)x + offsets[i]));
+        return *value != NULL;
     }
-    PyObject *v = *(PyObject **)((char *)x + offsets[i]);
-    if (v == NULL) {
-        PyErr_SetObject(PyExc_AttributeError, name);
+    *value = PyObject_GetAttr(x, name);
+    if (*value != NULL) {
+        return 1;
     }
-    return Py_XNewRef(v);
+    if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+        return -1;
+    }
+    PyErr_Clear();
+    return 0;
 }
 
 /* {name: getattr(x, name)} for the set slots, as object.__reduce_ex__ builds it.
@@ -484,17 +515,9 @@ slot_values(PyObject *x, PyObject *slotnames, const Py_ssize_t *offsets)
     }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(slotnames); i++) {
         PyObject *name = Py_NewRef(PyList_GET_ITEM(slotnames, i));
-        PyObject *value = slot_value(x, name, offsets, i);
-        int r = 0;
-        if (value == NULL) {
-            if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
-                PyErr_Clear();
-            }
-            else {
-                r = -1;
-            }
-        }
-        else {
+        PyObject *value;
+        int r = slot_value(x, name, offsets, i, &value);
+        if (r > 0) {
             r = PyDict_SetItem(slots, name, value);
             Py_DECREF(value);
         }
@@ -604,8 +627,31 @@ self_applies(PyObject *x)
     return r;
 }
 
+/* The slot offsets of tp's cache entry, if it is still current and the
+ * `slotnames` list still holds the names they were computed for; NULL
+ * otherwise (then getattr is used).  Valid until user code runs. */
+static const Py_ssize_t *
+current_offsets(PyTypeObject *tp, PyObject *slotnames)
+{
+    typecache_entry *e = &cache[cache_slot(tp)];
+    if (e->type != tp || e->kind != FDC_KIND_PLAIN || e->offsets == NULL ||
+        e->version != tp->tp_version_tag || e->epoch != FDC.epoch || !version_is_valid(tp)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(e->offset_names);
+    if (PyList_GET_SIZE(slotnames) != n) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyList_GET_ITEM(slotnames, i) != PyTuple_GET_ITEM(e->offset_names, i)) {
+            return NULL;
+        }
+    }
+    return e->offsets;
+}
+
 static PyObject *
-copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, const Py_ssize_t *offsets)
+copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
 {
     PyObject *dict = instance_dict(x);
     if (dict == NULL && PyErr_Occurred()) {
@@ -620,7 +666,8 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, const Py_ssize_t *off
         y = NULL;   /* an instance attribute names a hook: the full protocol */
     }
     else {
-        y = copy_plain_with(ctx, x, dict, slotnames, offsets);
+        /* (read after the dict checks, whose key comparisons may run user code) */
+        y = copy_plain_with(ctx, x, dict, slotnames, current_offsets(Py_TYPE(x), slotnames));
     }
     Py_XDECREF(dict);
     return y;
@@ -680,7 +727,7 @@ fdc_copy_self_kind(PyObject *x)
 }
 
 int
-fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value)
+fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint)
 {
     PyTypeObject *tp = Py_TYPE(y);
     typecache_entry *e = &cache[cache_slot(tp)];
@@ -688,12 +735,16 @@ fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value)
         e->version != tp->tp_version_tag || e->epoch != FDC.epoch || !version_is_valid(tp)) {
         return 0;
     }
-    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(e->slotnames); i++) {
-        if (PyList_GET_ITEM(e->slotnames, i) == name) {
+    /* the names come in __slotnames__ order: search on from the last one */
+    Py_ssize_t n = PyTuple_GET_SIZE(e->offset_names);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        Py_ssize_t i = (*hint + k) % n;
+        if (PyTuple_GET_ITEM(e->offset_names, i) == name) {
             /* what the member descriptor's __set__ does */
             PyObject **field = (PyObject **)((char *)y + e->offsets[i]);
             PyObject *old = *field;
             *field = Py_NewRef(value);
+            *hint = i + 1;
             Py_XDECREF(old);
             return 1;
         }
@@ -708,29 +759,30 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
     if (e == NULL) {
         return NULL;
     }
-    if (ctx->native == NULL && e->kind != FDC_KIND_SELF) {
+    /* The entry is read once, here: user code run below (an instance dict
+     * key's __eq__, a copy) may reuse it for another class. */
+    int kind = e->kind;
+    Py_ssize_t nfields = e->nfields;
+    if (ctx->native == NULL && kind != FDC_KIND_SELF) {
         /* A Python memo sees every lookup stdlib makes (even of the class in
          * the reduce args): take the full protocol. */
         return NULL;
     }
-    if (e->kind == FDC_KIND_PLAIN) {
-        PyObject *slotnames = Py_NewRef(e->slotnames);  /* the entry may change */
-        /* the offsets are only read before any user code can run */
-        PyObject *y = copy_plain(ctx, x, slotnames, e->offsets);
+    if (kind == FDC_KIND_PLAIN) {
+        PyObject *slotnames = Py_NewRef(e->slotnames);
+        PyObject *y = copy_plain(ctx, x, slotnames);
         Py_DECREF(slotnames);
         return y;
     }
-    if (e->kind == FDC_KIND_SELF) {
+    if (kind == FDC_KIND_SELF) {
         int applies = self_applies(x);
-        if (applies != 0) {
-            return applies > 0 ? Py_NewRef(x) : NULL;
-        }
+        return applies > 0 ? Py_NewRef(x) : NULL;   /* 0: the full protocol */
     }
-    if (e->kind == FDC_KIND_NAMEDTUPLE) {
-        return copy_namedtuple(ctx, x, e->nfields);
+    if (kind == FDC_KIND_NAMEDTUPLE) {
+        return copy_namedtuple(ctx, x, nfields);
     }
-    if (e->kind == FDC_KIND_DATETIME) {
-        PyObject *y = fdc_copy_datetime(ctx, x, (int)e->nfields);
+    if (kind == FDC_KIND_DATETIME) {
+        PyObject *y = fdc_copy_datetime(ctx, x, (int)nfields);
         /* _reconstruct stores memo[id(x)] = y even when y is x (a cached
          * singleton such as 3.13's timedelta(0)) */
         if (y == x && fdc_memo_set(ctx, x, y) < 0) {
