@@ -750,3 +750,53 @@ def test_engine_import_after_copy_error_deleted():
     proc = rc.run_child(_IMPORT_AFTER_DAMAGE, timeout=120)
     rc.assert_child_ok(proc, "import after del copy.Error")
     assert proc.stdout.strip() == "[1, [2]]"
+
+
+_REVIEW_REGRESSIONS = r"""
+import copy, json
+import helpers_compare as hc
+
+class Sink:
+    def __init__(self):
+        self.got = []
+    def take(self, state):
+        self.got.append(sorted(state))
+
+class Y:
+    pass
+
+def make(sink):
+    y = Y()
+    y.__setstate__ = sink.take      # an instance attribute; Y has no __setstate__
+    return y
+
+class X:
+    def __init__(self, sink):
+        self.sink = sink
+    def __reduce__(self):
+        return (make, (self.sink,), {"a": 1})
+
+class P:
+    __slots__ = ("a", "b")
+
+out = {}
+for which, fn in (("ref", hc.REF.deepcopy), ("ours", hc.fastdeepcopy.deepcopy)):
+    sink = Sink()
+    y = fn([X(sink)])[0]
+    p = P(); p.a, p.b = [1], [2]
+    fn([p, p])                          # the class's decision is cached
+    P.__slotnames__.append("c")        # grows the list; not a class change
+    q = fn(p)
+    P.__slotnames__.pop()
+    out[which] = [type(y).__name__, sink.got, q.a, q.b]
+print(json.dumps(out))
+"""
+
+
+def test_review_regressions():
+    """An instance __setstate__ whose class has none (was a NULL dereference);
+    __slotnames__ grown after the class was cached (was a read past the slot
+    offsets).  In a child: a crash is a failure of this test alone."""
+    proc = rc.run_child(_REVIEW_REGRESSIONS, timeout=120)
+    res = rc.assert_child_ok(proc, "review regressions")
+    assert res["ref"] == res["ours"], res
