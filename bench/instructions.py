@@ -9,7 +9,9 @@ times.  The child builds the case, warms up with 3 calls, then makes N calls;
 it runs twice (N = the two --calls values) and the difference of the totals,
 divided by the difference of N, is the cost of one call (start-up, imports and
 building the case cancel out).  IMPL: ours (fastdeepcopy.deepcopy, called
-directly), copium (copium.deepcopy), stdlib (copy.deepcopy).
+directly), copium (copium.deepcopy), stdlib (copy.deepcopy), ours_patched and
+copium_patched (patched into copy.deepcopy, then called through it: for
+custom_deepcopy, whose hooks call copy.deepcopy).
 """
 import argparse
 import os
@@ -33,6 +35,9 @@ if impl == "ours":
 elif impl == "copium":
     import copium
     f = copium.deepcopy
+elif impl.endswith("_patched"):
+    import impls
+    f = impls.patched(impl)
 else:
     import copy
     f = copy.deepcopy
@@ -60,7 +65,7 @@ def total_instructions(case: str, impl: str, n: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("case")
-    ap.add_argument("impl", choices=["ours", "copium", "stdlib"])
+    ap.add_argument("impl", choices=["ours", "copium", "stdlib", "ours_patched", "copium_patched"])
     ap.add_argument("--calls", type=int, nargs=2, default=(10, 110), metavar=("N1", "N2"))
     args = ap.parse_args()
     n1, n2 = args.calls

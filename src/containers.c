@@ -116,6 +116,23 @@ store_before_items(fdc_ctx *ctx, PyObject *x, PyObject *y, int *stored)
     return fdc_memo_set(ctx, x, y);
 }
 
+/* A new reference to the copy of `item` when the native memo already holds
+ * it (an object met before, as in [a] * 100), else NULL without an exception.
+ * Runs no user code. */
+static inline PyObject *
+list_item_hit(fdc_ctx *ctx, PyObject *item)
+{
+    if (ctx->native == NULL) {
+        return NULL;
+    }
+    PyObject *hit = fdc_memo_lookup(ctx->native, item, fdc_memo_hash(item));
+    if (hit == NULL) {
+        return NULL;
+    }
+    FDC_STATS.objects++;
+    return Py_NewRef(hit);
+}
+
 PyObject *
 fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
 {
@@ -129,21 +146,30 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
         goto error;
     }
     Py_ssize_t i = 0;
-    for (;;) {
-        if (atomic_fast_path(ctx)) {
-            i = append_atomic_run(x, y, i);
-        }
-        if (i >= PyList_GET_SIZE(x)) {
-            break;
+    while (i < PyList_GET_SIZE(x)) {
+        PyObject *item = PyList_GET_ITEM(x, i);
+        if (atomic_fast_path(ctx) && fdc_is_own_copy(item, FDC.tuple_ok)) {
+            Py_ssize_t next = append_atomic_run(x, y, i);
+            if (next > i) {
+                i = next;
+                continue;
+            }
+            /* y is full (x grew meanwhile): this item goes through the
+             * general path, which appends with PyList_Append */
         }
         if (store_before_items(ctx, x, y, stored) < 0) {
             goto error;
         }
-        PyObject *item = PyList_GET_ITEM(x, i);
-        Py_INCREF(item);
-        PyObject *c = copy_item(ctx, item);
-        Py_DECREF(item);
-        if (c == NULL || list_append_steal(y, c) < 0) {
+        PyObject *c = list_item_hit(ctx, item);
+        if (c == NULL) {
+            Py_INCREF(item);
+            c = copy_item(ctx, item);
+            Py_DECREF(item);
+            if (c == NULL) {
+                goto error;
+            }
+        }
+        if (list_append_steal(y, c) < 0) {
             goto error;
         }
         i++;
@@ -154,19 +180,22 @@ error:
     return NULL;
 }
 
-/* Small dicts are scanned first.  Items that are their own copies at the start
- * are remembered, so that they are not iterated twice; and when every value
- * is its own copy or a flat container (see below), the copy is a clone of x
- * whose flat containers are then replaced by their copies. */
+/* Dicts are scanned first, up to the first value whose copy may run user
+ * code.  When every value is its own copy or a flat container (see below),
+ * the copy is a clone of x whose flat containers are then replaced by their
+ * copies.  Otherwise the leading items that are their own copies, among the
+ * first FDC_DICT_SCAN_MAX, are remembered so that they are not iterated twice. */
 #define FDC_DICT_SCAN_MAX 16
-/* A flat container: an exact list or dict of at most this many items, all of
- * them their own copies.  Copying one runs no user code. */
+/* A flat container: an exact bytearray, or an exact list or dict of at most
+ * this many items, all of them their own copies.  Copying one runs no user
+ * code. */
 #define FDC_FLAT_MAX 32
 
 typedef struct {
     PyObject *keys[FDC_DICT_SCAN_MAX];   /* borrowed from x */
     PyObject *values[FDC_DICT_SCAN_MAX];
-    Py_ssize_t scanned;  /* items in keys/values */
+    Py_ssize_t scanned;  /* items in keys/values (the first ones of x) */
+    Py_ssize_t seen;     /* items looked at */
     Py_ssize_t count;    /* leading items that are their own copies */
     Py_ssize_t resume;   /* PyDict_Next position after them */
     int all;             /* every item is its own copy */
@@ -176,6 +205,9 @@ typedef struct {
 static int
 is_flat_container(PyObject *v, int tuple_ok)
 {
+    if (PyByteArray_CheckExact(v) && FDC.bytearray_ok) {
+        return 1;
+    }
     if (PyList_CheckExact(v) && FDC.list_ok) {
         Py_ssize_t n = PyList_GET_SIZE(v);
         if (n > FDC_FLAT_MAX) {
@@ -208,13 +240,14 @@ scan_dict(PyObject *x, dict_scan *s)
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     int tuple_ok = FDC.tuple_ok, leading = 1;
-    s->scanned = s->count = s->resume = 0;
+    s->scanned = s->seen = s->count = s->resume = 0;
     s->all = 1;
     s->patchable = 1;
     while (PyDict_Next(x, &pos, &key, &value)) {
         int atomic_key = fdc_is_common_atomic_type(Py_TYPE(key));
+        int buffered = s->seen < FDC_DICT_SCAN_MAX;
         if (atomic_key && fdc_is_own_copy(value, tuple_ok)) {
-            if (leading) {
+            if (leading && buffered) {
                 s->count++;
                 s->resume = pos;
             }
@@ -227,9 +260,15 @@ scan_dict(PyObject *x, dict_scan *s)
             s->all = s->patchable = 0;
             return;
         }
-        s->keys[s->scanned] = key;
-        s->values[s->scanned] = value;
-        s->scanned++;
+        if (buffered) {
+            s->keys[s->scanned] = key;
+            s->values[s->scanned] = value;
+            s->scanned++;
+        }
+        else {
+            leading = 0;
+        }
+        s->seen++;
     }
 }
 
@@ -250,6 +289,22 @@ insert_scanned(PyObject *y, const dict_scan *s)
  * can see y or change x, so y may start as a clone of x, and each flat
  * container is then copied in order (its memo entries in stdlib's order,
  * after memo[id(x)] = y) and put in place of the original. */
+/* y[key] = deepcopy(value) for a flat container `value` (borrowed) whose key
+ * is already in the clone y: the same place, x's order. */
+static int
+patch_flat_value(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *key, PyObject *value,
+                 int *stored)
+{
+    if (store_before_items(ctx, x, y, stored) < 0) {
+        return -1;
+    }
+    FDC_STATS.objects--;   /* counted again by the recursion */
+    PyObject *c = copy_item(ctx, value);
+    int r = c ? PyDict_SetItem(y, key, c) : -1;
+    Py_XDECREF(c);
+    return r;
+}
+
 static PyObject *
 copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
 {
@@ -257,19 +312,25 @@ copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
     if (y == NULL) {
         return NULL;
     }
-    FDC_STATS.objects += 2 * (uint64_t)s->scanned;
-    for (Py_ssize_t i = 0; i < s->scanned; i++) {
-        if (fdc_is_own_copy(s->values[i], FDC.tuple_ok)) {
-            continue;
+    FDC_STATS.objects += 2 * (uint64_t)s->seen;
+    int tuple_ok = FDC.tuple_ok;
+    if (s->scanned == s->seen) {
+        for (Py_ssize_t i = 0; i < s->scanned; i++) {
+            if (!fdc_is_own_copy(s->values[i], tuple_ok) &&
+                patch_flat_value(ctx, x, y, s->keys[i], s->values[i], stored) < 0) {
+                goto error;
+            }
         }
-        if (store_before_items(ctx, x, y, stored) < 0) {
-            goto error;
-        }
-        FDC_STATS.objects--;   /* counted again by the recursion */
-        PyObject *c = copy_item(ctx, s->values[i]);
-        int r = c ? PyDict_SetItem(y, s->keys[i], c) : -1;
-        Py_XDECREF(c);
-        if (r < 0) {
+        return y;
+    }
+    /* More items than the buffer: walk the clone.  Replacing the value of a
+     * key that is there is allowed during PyDict_Next; the old value is
+     * still x's, and nothing that runs can change x or y. */
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(y, &pos, &key, &value)) {
+        if (!fdc_is_own_copy(value, tuple_ok) &&
+            patch_flat_value(ctx, x, y, key, value, stored) < 0) {
             goto error;
         }
     }
@@ -288,7 +349,7 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
     Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
     PyObject *key, *value;
     dict_scan scan = {.scanned = 0, .count = 0, .resume = 0, .all = 0, .patchable = 0};
-    if (atomic_fast_path(ctx) && used <= FDC_DICT_SCAN_MAX) {
+    if (atomic_fast_path(ctx)) {
         scan_dict(x, &scan);
         if (scan.all) {
             /* Every y[k] = v would store x's own key and value, in x's order:
@@ -539,18 +600,27 @@ PyObject *
 fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x)
 {
     /* bytearray.__reduce_ex__(4) -> (bytearray, (bytes(x),), None): a new
-     * bytearray with the same bytes.  It is made empty and then resized, never
-     * with PyByteArray_FromStringAndSize(data, n): when that one's buffer
-     * allocation fails it deallocates a half-initialized object. */
+     * bytearray with the same bytes, its buffer exactly n + 1 bytes as
+     * bytearray(b) allocates it.  Made empty, then given a buffer from the
+     * allocator bytearray frees it with: never PyByteArray_FromStringAndSize(
+     * data, n), which deallocates a half-initialized object when its buffer
+     * allocation fails, nor PyByteArray_Resize, which goes through realloc. */
     Py_ssize_t n = PyByteArray_GET_SIZE(x);
     PyObject *y = PyByteArray_FromStringAndSize(NULL, 0);
     if (y == NULL || n == 0) {
         return y;
     }
-    if (PyByteArray_Resize(y, n) < 0) {
+    char *buffer = PyObject_Malloc((size_t)n + 1);
+    if (buffer == NULL) {
         Py_DECREF(y);
-        return NULL;
+        return PyErr_NoMemory();
     }
-    memcpy(PyByteArray_AS_STRING(y), PyByteArray_AS_STRING(x), (size_t)n);
+    memcpy(buffer, PyByteArray_AS_STRING(x), (size_t)n);
+    buffer[n] = '\0';
+    PyByteArrayObject *b = (PyByteArrayObject *)y;
+    b->ob_bytes = buffer;
+    b->ob_start = buffer;
+    b->ob_alloc = n + 1;
+    Py_SET_SIZE(y, n);
     return y;
 }

@@ -834,6 +834,91 @@ def test_deepcopy_hook_inspects_caller_memo():
     assert MemoInspector.log["ref"] == MemoInspector.log["ours"]
 
 
+class MemoKeysProbe:
+    """Logs, when copied, which originals the memo holds, in its order (by
+    their index in `originals`), and the keep-alive list's length."""
+    log = PerRun()
+
+    def __init__(self, originals):
+        self.originals = originals
+
+    def __deepcopy__(self, memo):
+        index = {id(o): i for i, o in enumerate(self.originals)}
+        keys = ["keep" if k == id(memo) else index.get(k, "other") for k in memo]
+        MemoKeysProbe.log.add((keys, len(memo.get(id(memo), ()))))
+        return self
+
+
+def _big_dict_of_flat_values(n):
+    shared = bytearray(b"shared")
+    d = {}
+    for i in range(n):
+        kind = i % 6
+        if kind == 0:
+            d["b%d" % i] = bytearray(b"x" * i)
+        elif kind == 1:
+            d["l%d" % i] = [i, "s", None, (1, 2)]
+        elif kind == 2:
+            d["d%d" % i] = {"k": i, "t": (i,)}
+        elif kind == 3:
+            d["s%d" % i] = shared
+        else:
+            d[i] = "v%d" % i
+    return d
+
+
+@pytest.mark.parametrize("n", [5, 16, 17, 40, 200])
+def test_dict_of_flat_values_memo_order(n):
+    """A dict whose values are atomic or flat (bytearrays, lists and dicts of
+    atomics, one bytearray several times): the copy, and the memo a later
+    hook sees, are stdlib's at every size (small dicts are scanned into a
+    buffer, bigger ones walked again)."""
+    MemoKeysProbe.log.clear()
+    d = _big_dict_of_flat_values(n)
+    originals = [d] + list(d.values())
+    root = [d, MemoKeysProbe(originals), d]
+    check(root, expect="ok")
+    assert MemoKeysProbe.log["ref"] == MemoKeysProbe.log["ours"]
+
+
+@pytest.mark.parametrize("position", [0, 3, 16, 17, 39])
+def test_big_dict_with_a_hook_value(position):
+    """A value whose copy runs user code, at several places of a dict of 40
+    otherwise flat values: the hook sees stdlib's memo."""
+    MemoKeysProbe.log.clear()
+    d = _big_dict_of_flat_values(40)
+    originals = [d] + list(d.values())
+    key = list(d)[position]
+    d[key] = MemoKeysProbe(originals)
+    check([d, d], expect="ok")
+    assert MemoKeysProbe.log["ref"] == MemoKeysProbe.log["ours"]
+
+
+class GrowList:
+    """Appends `extra` to `target` while it is being copied (from
+    __reduce_ex__: user code that does not see the memo)."""
+
+    def __init__(self, target, extra):
+        self.target = target
+        self.extra = extra
+
+    def __reduce_ex__(self, protocol):
+        self.target.extend(self.extra)
+        return (str, ("grown",))
+
+
+@pytest.mark.parametrize("extra", [[1, 2, 3], list(range(50)), [7, [8], "s", (1,), 9.5]])
+def test_list_grows_during_copy(extra):
+    """The list being copied grows while one of its items is copied: the copy
+    has every item stdlib's has (the copy outgrows the room reserved for it)."""
+    def factory():
+        lst = [1, "a"]
+        lst.append(GrowList(lst, list(extra)))
+        lst.extend([2, 3])
+        return lst
+    check_fresh(factory, expect="ok")
+
+
 class HookOnInstance:
     pass
 
