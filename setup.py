@@ -12,7 +12,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_py import build_py
 
 PTH_NAME = "fastdeepcopy-startup.pth"
-PTH_LINE = 'import fastdeepcopy._startup as _fdc; _fdc.run(".pth")\n'
+PTH_LINE = 'import fastdeepcopy._settings, fastdeepcopy as _fdc; _fdc._startup_run(".pth")\n'
 
 
 class build_py_with_pth(build_py):

@@ -20,7 +20,7 @@ INSTALL_BUILD ?= 1
 PREFIX ?=
 DESTDIR ?=
 FDC_PTH := fastdeepcopy-startup.pth
-FDC_PTH_LINE := import fastdeepcopy._startup as _fdc; _fdc.run(".pth")
+FDC_PTH_LINE := import fastdeepcopy._settings, fastdeepcopy as _fdc; _fdc._startup_run(".pth")
 # site-packages (platlib) of an interpreter, or of PREFIX when it is given
 FDC_SITE_PY := import sys, sysconfig; p = sys.argv[1]; print(sysconfig.get_path("platlib", vars={"base": p, "platbase": p} if p else None))
 FDC_SUFFIX_PY := import sysconfig; print(sysconfig.get_config_var("EXT_SUFFIX"))

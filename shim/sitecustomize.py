@@ -3,7 +3,7 @@
 ``site`` imports the first ``sitecustomize`` on sys.path at interpreter start,
 so ``PYTHONPATH=/path/to/shim python app.py`` runs this file: it makes the
 standard library's copy.deepcopy the fast one for the whole process
-(fastdeepcopy._startup; FASTDEEPCOPY=0 turns it off), then runs the
+(fastdeepcopy._startup_run; FASTDEEPCOPY=0 turns it off), then runs the
 sitecustomize that this one hides (the next one on sys.path), exactly once,
 reporting its errors the way ``site`` would.
 """
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def _fastdeepcopy_start() -> None:
     startup = _import_startup()
     if startup is not None:
-        startup.run("sitecustomize", __file__)
+        startup._startup_run("sitecustomize", __file__)
     if __name__ != "sitecustomize":
         return
     chained, error = _chain_next_sitecustomize()
@@ -26,10 +26,10 @@ def _fastdeepcopy_start() -> None:
 
 
 def _import_startup() -> "ModuleType | None":
-    """fastdeepcopy._startup, or None after one line on stderr."""
+    """The package fastdeepcopy (start-up code included), or None after one line on stderr."""
     try:
-        import fastdeepcopy._startup
-        return fastdeepcopy._startup
+        import fastdeepcopy._settings    # the start-up code needs both
+        return fastdeepcopy
     except Exception as exc:
         import os
         import sys

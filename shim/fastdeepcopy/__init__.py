@@ -19,8 +19,11 @@ if TYPE_CHECKING:   # never true at run time: importing typing costs start-up ti
     from collections.abc import Callable
     from types import CodeType, FunctionType, ModuleType
 
+    from collections.abc import Sequence
+    from importlib.machinery import ModuleSpec
+    from typing import Any
+
     from ._settings import Settings
-    from ._startup import _CopyImportHook
 
 __version__ = "0.1.0"
 __all__ = ["Error", "copy", "deepcopy", "stats", "reset_stats",
@@ -138,3 +141,198 @@ def _status() -> "dict[str, str | None]":
         return {"deepcopy": None, "copy": None}
     from . import _patch
     return _patch.status()
+
+
+# ---- what the shim does when an interpreter starts ---------------------------------
+#
+# Called once per process by a start-up hook: ``sitecustomize.py`` (the
+# PYTHONPATH and LD_PRELOAD routes) or the ``.pth`` line of an installed copy.
+# It lives here rather than in a module of its own because every process that
+# has the shim runs it: each module imported at start-up costs about as much as
+# everything this code does (fastdeepcopy._startup remains, as an alias, for
+# the .pth line of older installs).
+#
+# 1. Read and validate the settings (fastdeepcopy._settings).
+# 2. Stand down with exactly one ``fastdeepcopy: ...`` line on stderr when a
+#    setting is malformed, the interpreter is not supported or the extension
+#    for this interpreter is missing; silently when FASTDEEPCOPY switches us off.
+# 3. Otherwise arm copy.deepcopy / copy.copy (fastdeepcopy._patch.arm): route
+#    the function objects, in place, to first-call functions that load the
+#    extension, patch for real (vectorcall on 3.12+, code trampoline before) and
+#    forward the call.  When the program has not imported ``copy`` yet
+#    (``python -c pass`` does not) a one-shot import hook arms it right after
+#    ``copy`` is first executed.  So a program pays for ``copy`` and the
+#    extension only when it uses them, and no code can reach the unpatched
+#    functions either way.
+#
+# Failures never propagate: the program always starts, on the standard library
+# if need be.  Everything is recorded in ``_state`` for the doctor.
+
+_SUPPORTED = ((3, 10), (3, 13))
+_STDLIB = "the standard library copy module is in use"
+
+
+def _warn(message: str) -> None:
+    """Write one line on stderr (unless FASTDEEPCOPY_QUIET) and record it."""
+    line = "fastdeepcopy: " + " ".join(message.split())
+    _state.warnings.append(line)
+    s = _state.settings
+    if s is not None and s.quiet:
+        return
+    err = sys.stderr
+    if err is not None:
+        try:
+            err.write(line + "\n")
+            err.flush()
+        except Exception:
+            pass
+
+
+def _startup_run(route: str, hook_file: "str | None" = None) -> None:
+    """The start-up hook's entry point; never raises (except KeyboardInterrupt & co)."""
+    if _state.route is not None:     # another hook ran already (.pth and sitecustomize)
+        return
+    try:
+        _start(route, hook_file)
+    except Exception as exc:
+        _state.active = False
+        _state.error = "internal error: %s: %s" % (type(exc).__name__, exc)
+        _warn("internal error at start-up (%s: %s); %s" % (type(exc).__name__, exc, _STDLIB))
+        try:
+            disable()
+        except Exception:
+            pass
+
+
+def _start(route: str, hook_file: "str | None") -> None:
+    from . import _settings
+    st = _state
+    st.route = route
+    st.hook_file = hook_file
+    if route == "sitecustomize":
+        import os
+        if "libfastdeepcopy_preload" in os.environ.get("LD_PRELOAD", ""):
+            st.route = "LD_PRELOAD"
+    settings, problems = _settings.read()
+    st.settings, st.problems = settings, problems
+    if settings.master_off:
+        st.decision = "off: FASTDEEPCOPY=%s" % settings.raw["FASTDEEPCOPY"]
+        return
+    if problems:
+        what = "; ".join("%s: %s" % p for p in problems)
+        st.decision = "off: malformed setting (%s)" % what
+        _warn("malformed setting %s; %s" % (what, _STDLIB))
+        return
+    impl = sys.implementation.name
+    ver = sys.version_info[:2]
+    if impl != "cpython" or not _SUPPORTED[0] <= ver <= _SUPPORTED[1]:
+        why = "%s %d.%d is not supported (CPython %d.%d to %d.%d)" % (
+            impl, ver[0], ver[1], *_SUPPORTED[0], *_SUPPORTED[1])
+        st.decision = "off: " + why
+        st.error = why
+        _warn("%s; %s" % (why, _STDLIB))
+        return
+    missing = _missing_extension()
+    if missing is not None:
+        st.decision = "off: " + missing
+        st.error = missing
+        _warn("%s; %s" % (missing, _STDLIB))
+        return
+    st.active = True
+    if "copy" in sys.modules:
+        from ._patch import arm
+        arm(settings)
+    else:
+        hook = _CopyImportHook(settings)
+        sys.meta_path.insert(0, hook)
+        st.pending = hook
+        st.decision = "on: copy is armed when the program first imports it"
+
+
+def _missing_extension() -> "str | None":
+    """Why the extension for this interpreter is surely absent, or None.
+
+    A cheap check (one stat, or one directory listing when that fails) so that
+    the common failures, no build or a build for another Python, are reported
+    at start-up; a file that exists but does not load is reported when it is
+    loaded.
+    """
+    import os
+    import _imp
+    pkg = __file__.rpartition(os.sep)[0] or "."
+    suffixes = _imp.extension_suffixes()
+    try:                # the usual case: the build for this interpreter is there
+        os.stat(pkg + os.sep + "_engine" + suffixes[0])
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        names = os.listdir(pkg)
+    except OSError:
+        return None
+    if any("_engine" + suffix in names for suffix in suffixes):
+        return None
+    found = sorted(n for n in names if n.startswith("_engine.") and n.endswith((".so", ".pyd")))
+    want = "%s%s_engine%s" % (pkg, os.sep, suffixes[0])
+    if found:
+        what = "missing %s; found only %s, built for another Python" % (want, ", ".join(found))
+    else:
+        what = "missing %s" % want
+    return "the extension is not built for Python %d.%d (%s); run `make PYTHON=python%d.%d`" % (
+        sys.version_info[0], sys.version_info[1], what, sys.version_info[0], sys.version_info[1])
+
+
+class _CopyImportHook:
+    """One-shot sys.meta_path entry: patch `copy` right after it is first executed."""
+
+    def __init__(self, settings: "Settings") -> None:
+        self.settings = settings
+
+    def cancel(self) -> None:
+        if self in sys.meta_path:
+            # A new list, not list.remove(): another thread may be iterating
+            # over the old one (importlib does) and must not skip a finder.
+            sys.meta_path = [f for f in sys.meta_path if f is not self]
+        if _state.pending is self:
+            _state.pending = None
+
+    def find_spec(self, fullname: str, path: "Sequence[str] | None" = None,
+                  target: "ModuleType | None" = None) -> "ModuleSpec | None":
+        if fullname != "copy":
+            return None
+        self.cancel()
+        spec = None
+        for finder in list(sys.meta_path):
+            find = getattr(finder, "find_spec", None)
+            if find is not None:
+                spec = find(fullname, path, target)
+                if spec is not None:
+                    break
+        loader: "Any" = getattr(spec, "loader", None)
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            _state.active = False
+            _state.decision = "off: copy is loaded by %r, which the shim cannot hook" % (loader,)
+            return spec
+        settings = self.settings
+
+        def exec_module_and_patch(module: "ModuleType") -> None:
+            try:
+                del loader.exec_module     # back to the loader's own method
+            except AttributeError:
+                pass
+            exec_module(module)
+            if module.__name__ == "copy":
+                try:
+                    from ._patch import arm
+                    arm(settings)
+                except Exception as exc:   # arm() never raises; belt and braces
+                    _state.active = False
+                    _state.error = "internal error: %s: %s" % (type(exc).__name__, exc)
+
+        try:
+            loader.exec_module = exec_module_and_patch
+        except (AttributeError, TypeError):
+            _state.active = False
+            _state.decision = "off: cannot hook the loader of copy (%r)" % (loader,)
+        return spec

@@ -1,6 +1,6 @@
 """A/B testing of fastdeepcopy in production (see docs/ab-testing.md).
 
-The start-up hook (fastdeepcopy._startup) calls ``configure(settings)`` once
+The start-up hook (fastdeepcopy._patch) calls ``configure(settings)`` once
 per process, when the shim activates (at the first copy.deepcopy/copy.copy
 call), if any A/B setting is present (FASTDEEPCOPY_SAMPLE, _SEED, _STATS,
 _TIMING, _VERIFY).  It returns what ``copy.deepcopy`` must be routed to: None

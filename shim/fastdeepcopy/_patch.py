@@ -213,7 +213,7 @@ def arm(settings: "Settings") -> None:
 
 
 def _fail(why: str) -> None:
-    from ._startup import STDLIB, warn
+    from . import _STDLIB as STDLIB, _warn as warn
     _state.active = False
     _state.error = why
     _state.decision = "off: " + why
@@ -291,7 +291,7 @@ def _configure_ab(settings: "Settings") -> "Callable[..., object] | None":
 
     It may also set settings.copy = False (copy.copy stays the stdlib's).
     """
-    from ._startup import warn
+    from . import _warn as warn
     try:
         import fastdeepcopy._ab
     except Exception as exc:
