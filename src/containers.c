@@ -117,8 +117,8 @@ store_before_items(fdc_ctx *ctx, PyObject *x, PyObject *y, int *stored)
 }
 
 /* A new reference to the copy of `item` when the native memo already holds
- * it (an object met before, as in [a] * 100), else NULL without an exception.
- * Runs no user code. */
+ * it (an object met before, as in [a] * 100), else NULL without an exception
+ * (a pending state snapshot is left to the general path).  Runs no user code. */
 static inline PyObject *
 list_item_hit(fdc_ctx *ctx, PyObject *item)
 {
@@ -126,7 +126,7 @@ list_item_hit(fdc_ctx *ctx, PyObject *item)
         return NULL;
     }
     PyObject *hit = fdc_memo_lookup(ctx->native, item, fdc_memo_hash(item));
-    if (hit == NULL) {
+    if (hit == NULL || (ctx->native->pending > 0 && fdc_is_pending(hit))) {
         return NULL;
     }
     FDC_STATS.objects++;
@@ -202,8 +202,8 @@ typedef struct {
     int patchable;       /* every item is its own copy or a flat container */
 } dict_scan;
 
-static int
-is_flat_container(PyObject *v, int tuple_ok)
+int
+fdc_is_flat_container(PyObject *v, int tuple_ok)
 {
     if (PyByteArray_CheckExact(v) && FDC.bytearray_ok) {
         return 1;
@@ -252,7 +252,7 @@ scan_dict(PyObject *x, dict_scan *s)
                 s->resume = pos;
             }
         }
-        else if (atomic_key && is_flat_container(value, tuple_ok)) {
+        else if (atomic_key && fdc_is_flat_container(value, tuple_ok)) {
             leading = 0;
             s->all = 0;
         }

@@ -113,12 +113,13 @@ int
 fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
 {
     if (ctx->native != NULL) {
-        PyObject *v = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
+        size_t hash = fdc_memo_hash(x);
+        PyObject *v = fdc_memo_lookup(ctx->native, x, hash);
         if (v == NULL) {
             return 0;
         }
-        *result = Py_NewRef(v);
-        return 1;
+        *result = fdc_memo_hit_ref(ctx->native, x, hash, v);
+        return *result != NULL ? 1 : -1;
     }
     if (ctx->mirror != NULL) {
         int r = fdc_mirror_check(ctx->mirror);
@@ -224,6 +225,9 @@ fdc_memo_expose(fdc_ctx *ctx)
 {
     if (ctx->pymemo != NULL) {
         return ctx->pymemo;
+    }
+    if (fdc_memo_resolve_all(ctx->native) < 0) {
+        return NULL;
     }
     PyObject *d = fdc_memo_to_dict(ctx->native);
     if (d == NULL) {

@@ -236,7 +236,8 @@ fdc_env_init(void)
     FDC.empty_tuple = PyTuple_New(0);
     FDC.four = PyLong_FromLong(4);
     FDC.nil = PyList_New(0);
-    if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL) {
+    if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL ||
+        PyType_Ready(&fdc_PendingType) < 0) {
         return -1;
     }
     if (intern_global_keys() < 0) {

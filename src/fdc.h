@@ -220,6 +220,14 @@ PyObject *fdc_copy_tuple(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_method(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_set(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x);
+/* A flat container (an exact bytearray, or a small exact list or dict of
+ * items that are their own copies): copying one runs no user code. */
+int fdc_is_flat_container(PyObject *v, int tuple_ok);
+
+/* pending.c: the state dict of a plain instance, put off until seen. */
+int fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state);
+PyObject *fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapshot);
+int fdc_memo_resolve_all(fdc_memo *m);
 
 /* reduce.c */
 PyObject *fdc_copy_via_reduce(fdc_ctx *ctx, PyObject *x, int deep);
@@ -320,6 +328,34 @@ fdc_is_own_copy(PyObject *o, int tuple_ok)
 }
 
 
+/* Is v's copy certainly free of user code: its own copy or a flat
+ * container?  (Needs FDC.atomic_ok.) */
+static inline int
+fdc_is_flat_value(PyObject *v, int tuple_ok)
+{
+    return fdc_is_own_copy(v, tuple_ok) || fdc_is_flat_container(v, tuple_ok);
+}
+
+/* A native memo value that stands for a state dict not built yet. */
+extern PyTypeObject fdc_PendingType;
+static inline int
+fdc_is_pending(PyObject *v)
+{
+    return Py_IS_TYPE(v, &fdc_PendingType);
+}
+
+/* A native memo hit (borrowed `hit`, found under key/hash) as a new
+ * reference: a pending snapshot becomes its dict first (NULL + exception if
+ * that fails). */
+static inline PyObject *
+fdc_memo_hit_ref(fdc_memo *m, const void *key, size_t hash, PyObject *hit)
+{
+    if (m->pending > 0 && fdc_is_pending(hit)) {
+        return fdc_pending_resolve(m, key, hash, hit);
+    }
+    return Py_NewRef(hit);
+}
+
 /* The recursion on a native memo: objects that are their own copy never
  * enter the memo, so they are returned before the lookup. */
 static inline PyObject *
@@ -332,9 +368,10 @@ fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
     if (FDC.atomic_ok && fdc_is_own_copy(x, FDC.tuple_ok)) {
         return Py_NewRef(x);
     }
-    PyObject *hit = fdc_memo_lookup(ctx->native, x, fdc_memo_hash(x));
+    size_t hash = fdc_memo_hash(x);
+    PyObject *hit = fdc_memo_lookup(ctx->native, x, hash);
     if (hit != NULL) {
-        return Py_NewRef(hit);
+        return fdc_memo_hit_ref(ctx->native, x, hash, hit);
     }
     return fdc_copy_and_memoize(ctx, x);
 }

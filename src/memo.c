@@ -142,6 +142,7 @@ fdc_memo_clear(fdc_memo *m)
     m->used = 0;
     m->keep_used = 0;
     m->keep_first_at = -1;
+    m->pending = 0;
     fdc_memo_entry *entries = m->entries;
     PyObject **keep = m->keep;
     /* Detach big arrays before releasing the references they hold. */

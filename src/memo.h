@@ -28,6 +28,7 @@ typedef struct {
     PyObject **keep;         /* keep-alive originals (owned), append order */
     Py_ssize_t keep_used, keep_capacity;
     Py_ssize_t keep_first_at;/* `used` when the first keep-alive was added, -1 if none */
+    Py_ssize_t pending;      /* values that are pending state snapshots (pending.c) */
 } fdc_memo;
 
 static inline size_t

@@ -37,7 +37,11 @@ typedef struct {
                                  (the __slotnames__ list itself may be changed later) */
     Py_ssize_t nfields;       /* NAMEDTUPLE: arguments of the generated __new__;
                                  DATETIME: which of the datetime types */
+    int defer_misses;         /* PLAIN: instances in a row whose state could not be
+                                 put off (pending.c); past FDC_DEFER_MISSES, not tried */
 } typecache_entry;
+
+#define FDC_DEFER_MISSES 8
 
 static typecache_entry cache[FDC_TYPECACHE_SIZE];
 static PyObject *return_self_code;   /* co_code of `def f(self, memo): return self` */
@@ -445,6 +449,7 @@ type_entry(PyTypeObject *tp)
     e->epoch = FDC.epoch;
     e->kind = kind;
     e->nfields = nfields;
+    e->defer_misses = 0;
     return e;
 }
 
@@ -551,9 +556,10 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames, const Py_ssize_t *
     return pair;
 }
 
+/* *defer: in, may the state be put off; out, was it. */
 static PyObject *
 copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
-                const Py_ssize_t *offsets)
+                const Py_ssize_t *offsets, int *defer)
 {
     PyTypeObject *tp = Py_TYPE(x);
     PyObject *state = plain_state(x, dict, slotnames, offsets);
@@ -566,7 +572,12 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
         Py_DECREF(state);
         return NULL;
     }
-    int r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, 1);
+    /* a state that is x.__dict__ alone may be put off (pending.c) */
+    int r = *defer && state == dict ? fdc_copy_state_deferred(ctx, x, y, state) : 0;
+    *defer = r > 0;
+    if (r == 0) {
+        r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, 1);
+    }
     Py_DECREF(state);
     if (r < 0) {
         Py_DECREF(y);
@@ -651,7 +662,7 @@ current_offsets(PyTypeObject *tp, PyObject *slotnames)
 }
 
 static PyObject *
-copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
+copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
 {
     PyObject *dict = instance_dict(x);
     if (dict == NULL && PyErr_Occurred()) {
@@ -667,7 +678,8 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames)
     }
     else {
         /* (read after the dict checks, whose key comparisons may run user code) */
-        y = copy_plain_with(ctx, x, dict, slotnames, current_offsets(Py_TYPE(x), slotnames));
+        y = copy_plain_with(ctx, x, dict, slotnames, current_offsets(Py_TYPE(x), slotnames),
+                            defer);
     }
     Py_XDECREF(dict);
     return y;
@@ -769,9 +781,17 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
         return NULL;
     }
     if (kind == FDC_KIND_PLAIN) {
+        PyTypeObject *tp = (PyTypeObject *)Py_NewRef(Py_TYPE(x));
+        unsigned int version = e->version;
+        int tried = e->defer_misses < FDC_DEFER_MISSES, deferred = tried;
         PyObject *slotnames = Py_NewRef(e->slotnames);
-        PyObject *y = copy_plain(ctx, x, slotnames);
+        PyObject *y = copy_plain(ctx, x, slotnames, &deferred);
         Py_DECREF(slotnames);
+        if (tried && e->type == tp && e->version == version) {
+            /* (the copy may have run user code: still the entry of this class?) */
+            e->defer_misses = deferred ? 0 : e->defer_misses + 1;
+        }
+        Py_DECREF(tp);
         return y;
     }
     if (kind == FDC_KIND_SELF) {

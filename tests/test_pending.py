@@ -1,0 +1,194 @@
+"""State dicts put off until someone looks (src/pending.c), against stdlib.
+
+stdlib copies a plain instance through a temporary dict, deepcopy(x.__dict__),
+that lives on as memo[id(x.__dict__)].  The engine builds that dict only when
+the memo is handed to user code or x.__dict__ is met again.  Every way of
+looking at it must show stdlib's dict: its keys and values in order, its values
+the very objects the copy's attributes hold, its place in the memo, the
+keep-alive list -- also when user code changed the copy's attributes before
+anyone looked.
+"""
+import pytest
+
+import helpers_compare as hc
+from helpers_compare import current
+
+
+class Rec:
+    """A plain class: its instances take the deferred path when their
+    attributes are flat (atomic, or small lists/dicts of atomics, bytearrays)."""
+
+    def __init__(self, **attrs):
+        self.__dict__.update(attrs)
+
+
+class MemoStateProbe:
+    """When copied, logs the memo it is given: for each key in order, which
+    original it is the id of (index in `originals`), and for dict values
+    their keys and, per value, whether it is the object the copy of
+    `originals[0]` holds under that name."""
+    log = {}
+
+    def __init__(self, originals):
+        self.originals = originals
+
+    def __deepcopy__(self, memo):
+        index = {id(o): i for i, o in enumerate(self.originals)}
+        first = memo.get(id(self.originals[0]))
+        attrs = getattr(first, "__dict__", {})
+        entries = []
+        for key, value in memo.items():
+            role = "keep" if key == id(memo) else index.get(key, "other")
+            if isinstance(value, dict):
+                desc = ("dict", type(value).__name__, list(value),
+                        [value[k] is attrs.get(k, object()) for k in value],
+                        value is attrs)
+            elif isinstance(value, list) and role == "keep":
+                desc = ("keep", [index.get(id(o), "other") for o in value])
+            else:
+                desc = (type(value).__name__,)
+            entries.append((role, desc))
+        MemoStateProbe.log.setdefault(current(), []).append(entries)
+        return self
+
+
+def check(root_factory):
+    out_ref, out_ours, o_ref, o_ours = hc.run_both_fresh(root_factory)
+    assert out_ref[0] == "ok", hc.describe(out_ref)
+    hc.assert_same_outcome(out_ref, out_ours, o_ref, our_original=o_ours)
+    return out_ref, out_ours
+
+
+def flat_record():
+    return Rec(a=1, b="s", c=[1, 2, (3,)], d={"k": 1.5}, e=bytearray(b"xy"), f=None)
+
+
+def test_state_seen_by_a_later_hook():
+    """A hook after the instance: memo[id(x.__dict__)] is a dict with stdlib's
+    keys, in order, whose values are the copy's attributes themselves."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = flat_record()
+        return [r, MemoStateProbe([r, r.__dict__, r.c, r.d, r.e])]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+    state_entries = [desc for role, desc in MemoStateProbe.log["ref"][0] if role == 1]
+    assert state_entries and state_entries[0][0] == "dict"   # the case means what it says
+
+
+def test_several_instances_then_hook():
+    MemoStateProbe.log.clear()
+
+    def factory():
+        rs = [flat_record() for _ in range(3)]
+        shared = [7, 8]
+        for r in rs:
+            r.shared = shared
+        originals = [rs[0]] + [r.__dict__ for r in rs] + [shared]
+        return [rs, MemoStateProbe(originals), rs[1]]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+def test_instance_dict_met_again():
+    """x.__dict__ itself is in the graph after x: it copies to stdlib's
+    temporary dict (not to the copy's __dict__), the same object each time."""
+    def factory():
+        r = flat_record()
+        return [r, r.__dict__, {"again": r.__dict__}]
+    out_ref, out_ours = check(factory)
+    ours = out_ours[1]
+    assert ours[1] is ours[2]["again"]
+    assert ours[1] is not ours[0].__dict__
+    assert ours[1] == ours[0].__dict__
+
+
+def test_instance_dict_met_again_inside_list_run():
+    """The list copier's own memo-hit shortcut must not hand out the snapshot."""
+    def factory():
+        r = flat_record()
+        return [r, r.__dict__, 5, r.__dict__]
+    out_ref, out_ours = check(factory)
+    assert isinstance(out_ours[1][1], dict) and out_ours[1][1] is out_ours[1][3]
+
+
+def test_shared_instance_dict():
+    """Two instances sharing one __dict__ object: the second finds the first's
+    state in the memo."""
+    def factory():
+        a = flat_record()
+        b = Rec()
+        b.__dict__ = a.__dict__
+        return [a, b, MemoStateProbe([a, a.__dict__])]
+    MemoStateProbe.log.clear()
+    out_ref, out_ours = check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+class Tamper:
+    """__setstate__ changes the objects its state holds: the copy of an
+    earlier instance, before any hook has seen the memo."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __setstate__(self, state):
+        state["target"].c.append("tampered")
+        state["target"].added = "late"
+        state["target"].__dict__.pop("a")
+        self.__dict__.update(state)
+
+
+def test_copy_changed_before_the_memo_is_seen():
+    """The memo's dict is the state as it was copied, not the copy's
+    attributes as user code left them."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = flat_record()
+        return [r, Tamper(r), MemoStateProbe([r, r.__dict__, r.c])]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+    # the case means what it says: stdlib's dict still has "a" and no "added"
+    state = [desc for role, desc in MemoStateProbe.log["ref"][0] if role == 1][0]
+    assert state[2] == ["a", "b", "c", "d", "e", "f"]
+
+
+def test_recorded_memo_order_with_caller_memo():
+    """With a memo of the caller's, nothing is put off: same memo as stdlib."""
+    def factory():
+        return [flat_record(), flat_record()]
+    for _ in range(2):
+        out_ref, out_ours, o_ref, o_ours = hc.run_both_fresh(factory, dict)
+        hc.assert_same_outcome(out_ref, out_ours, o_ref, our_original=o_ours)
+
+
+@pytest.mark.parametrize("attrs", [
+    {"a": 1},
+    {"a": [1] * 40},                       # a list too long to be flat
+    {"a": {"k": [1]}},                     # a dict holding a list
+    {"a": 1, "b": object()},               # a value that is not flat
+    {str(i): i for i in range(17)},        # more items than the buffer
+    {"a": (1, [2])},                       # a tuple that is not atomic
+])
+def test_shapes(attrs):
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = Rec(**attrs)
+        return [r, r, MemoStateProbe([r, r.__dict__])]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+def test_many_instances_of_a_class_with_unflat_state():
+    """After instances whose state cannot be put off, the class is no longer
+    tried; later flat ones still copy as stdlib does."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        rs = [Rec(a=object()) for _ in range(20)] + [flat_record() for _ in range(3)]
+        return [rs, MemoStateProbe([rs[-1], rs[-1].__dict__])]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
