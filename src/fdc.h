@@ -224,8 +224,10 @@ PyObject *fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x);
  * items that are their own copies): copying one runs no user code. */
 int fdc_is_flat_container(PyObject *v, int tuple_ok);
 
-/* pending.c: the state dict of a plain instance, put off until seen. */
+/* pending.c: the copied state of a plain instance, put off until seen.  Each
+ * returns 1 done, 0 not applicable (nothing done), -1 error. */
 int fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state);
+int fdc_copy_slots_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state);
 PyObject *fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapshot);
 int fdc_memo_resolve_all(fdc_memo *m);
 

@@ -1,23 +1,30 @@
-/* pending.c — the state dict of a plain instance, put off until someone looks.
+/* pending.c — the state of a plain instance, put off until someone looks.
  *
  * stdlib copies an instance x of a plain class (object.__reduce_ex__, no
- * __setstate__) as
+ * __setstate__) through temporaries:
  *
- *     y = cls.__new__(cls); memo[id(x)] = y
- *     state = deepcopy(x.__dict__, memo)     # memo[id(x.__dict__)] = state,
- *                                            # then x.__dict__ kept alive
- *     y.__dict__.update(state)
+ *   x with a __dict__ only:      y = cls.__new__(cls); memo[id(x)] = y
+ *                                state = deepcopy(x.__dict__, memo)
+ *                                y.__dict__.update(state)
+ *   x with __slots__ only:       the reduction's state is a new tuple
+ *                                T = (None, S), S = {slot: value}; then
+ *                                state = deepcopy(T, memo), i.e. S' = deepcopy(S)
+ *                                and T' = (None, S'); setattr(y, k, v) for S'
  *
- * `state` is a temporary: afterwards it lives on only as a memo value.  While
- * the memo is native, no user code has seen it; when copying the values of
- * x.__dict__ runs no user code either (each is its own copy or a flat
- * container), the items go straight into y.__dict__ and the memo entry holds a
- * snapshot (a private object, never seen outside) of the keys and their copies.
- * The dict stdlib holds there is built from it the moment anyone could see it:
- * when the memo is handed to user code (fdc_memo_resolve_all, before the memo
- * becomes a dict), or when x.__dict__ is met again (a memo hit on the entry,
- * fdc_pending_resolve).  It then has the same keys, values and order as
- * stdlib's; nothing could have changed it in between, since nothing held it.
+ * The copies of those dicts and tuples (`state`, S', T') are temporaries: they
+ * live on only as memo values (memo[id(x.__dict__)], memo[id(S)],
+ * memo[id(T)]).  While the memo is native no user code has seen it; when
+ * copying the values runs no user code either (str keys; each value its own
+ * copy or a flat container), the copies go straight into y and each of those
+ * memo entries holds a snapshot instead (a private object, never seen
+ * outside): the keys and their copies, or for T' the entry of S' it is made
+ * from.  The memo's entries and keep-alive list are otherwise stdlib's, in
+ * stdlib's order.  The temporary is built from its snapshot the moment anyone
+ * could see it: when the memo is handed to user code (fdc_memo_resolve_all,
+ * before the memo becomes a dict), or when x.__dict__ is met again later in
+ * the copy (a memo hit on its entry, fdc_pending_resolve).  It then has the
+ * keys, values and order stdlib's has: nothing could change the snapshot in
+ * between, since nothing else held it.
  */
 #include "fdc.h"
 #include <stddef.h>
@@ -26,10 +33,13 @@
 /* States of more items than this take stdlib's way (a scan buffer's worth). */
 #define FDC_PENDING_MAX 16
 
-/* A snapshot: ob_size (key, copy) pairs, owned.  Not tracked by the GC: it
- * holds str keys and flat values, which cannot lead back to it. */
+/* A snapshot.  With `link` NULL: the dict of its ob_size (key, copy) pairs.
+ * Otherwise: the tuple (None, d), d being what the memo holds under id(link)
+ * once resolved.  Everything owned.  Not tracked by the GC: it holds str keys,
+ * flat values and a temporary dict, which cannot lead back to it. */
 typedef struct {
     PyObject_VAR_HEAD
+    PyObject *link;
     PyObject *items[1];   /* k0, v0, k1, v1, ... */
 } pending_object;
 
@@ -37,6 +47,7 @@ static void
 pending_dealloc(PyObject *self)
 {
     pending_object *p = (pending_object *)self;
+    Py_XDECREF(p->link);
     for (Py_ssize_t i = 0; i < 2 * Py_SIZE(p); i++) {
         Py_XDECREF(p->items[i]);
     }
@@ -50,35 +61,36 @@ PyTypeObject fdc_PendingType = {
     .tp_itemsize = 2 * sizeof(PyObject *),
     .tp_dealloc = pending_dealloc,
     .tp_flags = Py_TPFLAGS_DEFAULT,
-    .tp_doc = "a state dict not built yet (internal to the native memo)",
+    .tp_doc = "a copied state not built yet (internal to the native memo)",
 };
 
 /* A new snapshot of n pairs, all slots empty. */
-static PyObject *
-pending_new(Py_ssize_t n)
+static pending_object *
+pending_new(Py_ssize_t n, PyObject *link)
 {
     pending_object *p = PyObject_NewVar(pending_object, &fdc_PendingType, n);
     if (p == NULL) {
         return NULL;
     }
+    p->link = Py_XNewRef(link);
     memset(p->items, 0, sizeof(PyObject *) * 2 * (size_t)n);
-    return (PyObject *)p;
+    return p;
 }
 
-/* x.__dict__'s items (borrowed), when copying them runs no user code: str
- * keys, flat values, dicts copied by the native copier.  Returns the number
- * of items read into keys/values, or -1 when not applicable. */
+/* The items of a dict about to be deep-copied (borrowed), when copying them
+ * runs no user code: str keys, flat values, dicts copied by the native copier.
+ * Returns how many were read into keys/values, or -1 when not applicable. */
 static Py_ssize_t
-read_flat_state(PyObject *sx, PyObject **keys, PyObject **values)
+read_flat_items(PyObject *d, PyObject **keys, PyObject **values)
 {
-    if (!PyDict_CheckExact(sx) || PyDict_GET_SIZE(sx) > FDC_PENDING_MAX ||
+    if (!PyDict_CheckExact(d) || PyDict_GET_SIZE(d) > FDC_PENDING_MAX ||
         !FDC.dict_ok || !FDC.atomic_ok) {
         return -1;
     }
     int tuple_ok = FDC.tuple_ok;
     Py_ssize_t pos = 0, n = 0;
     PyObject *key, *value;
-    while (PyDict_Next(sx, &pos, &key, &value)) {
+    while (PyDict_Next(d, &pos, &key, &value)) {
         if (!PyUnicode_CheckExact(key) || !fdc_is_flat_value(value, tuple_ok)) {
             return -1;
         }
@@ -89,22 +101,80 @@ read_flat_state(PyObject *sx, PyObject **keys, PyObject **values)
     return n;
 }
 
-/* The copies of the items, into y.__dict__ and the snapshot, in order. */
 static int
-fill_state(fdc_ctx *ctx, PyObject *const *keys, PyObject *const *values, Py_ssize_t n,
-           PyObject *ydict, pending_object *snapshot)
+memo_has(fdc_memo *m, PyObject *x)
 {
-    FDC_STATS.objects += 1 + 2 * (uint64_t)n;   /* the state dict, its keys and values */
+    return fdc_memo_lookup(m, x, fdc_memo_hash(x)) != NULL;
+}
+
+/* deepcopy(d) for a dict whose items were read by read_flat_items, with the
+ * copy left as a snapshot: memo[id(d)] = snapshot before the items, their
+ * copies (which may add memo entries of their own), then _keep_alive(d).
+ * Returns the snapshot (a new reference) or NULL. */
+static pending_object *
+copy_flat_dict_deferred(fdc_ctx *ctx, PyObject *d, PyObject *const *keys,
+                        PyObject *const *values, Py_ssize_t n)
+{
+    pending_object *p = pending_new(n, NULL);
+    if (p == NULL) {
+        return NULL;
+    }
+    if (fdc_memo_set(ctx, d, (PyObject *)p) < 0) {
+        Py_DECREF(p);
+        return NULL;
+    }
+    ctx->native->pending++;
+    FDC_STATS.objects += 1 + 2 * (uint64_t)n;   /* the dict, its keys and values */
     for (Py_ssize_t i = 0; i < n; i++) {
         /* deepcopy(value), then deepcopy(key): a str, its own copy */
         FDC_STATS.objects--;   /* counted again by the recursion */
         PyObject *c = fdc_deepcopy_rec(ctx, values[i]);
         if (c == NULL) {
+            Py_DECREF(p);
+            return NULL;
+        }
+        p->items[2 * i] = Py_NewRef(keys[i]);
+        p->items[2 * i + 1] = c;
+    }
+    if (fdc_memo_keep_alive(ctx, d) < 0) {
+        Py_DECREF(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* y.__dict__.update(the snapshot's dict): str keys, no user code. */
+static int
+update_dict_from(PyObject *y, const pending_object *p)
+{
+    PyObject *ydict = PyObject_GenericGetDict(y, NULL);
+    if (ydict == NULL) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < Py_SIZE(p); i++) {
+        if (PyDict_SetItem(ydict, p->items[2 * i], p->items[2 * i + 1]) < 0) {
+            Py_DECREF(ydict);
             return -1;
         }
-        snapshot->items[2 * i] = Py_NewRef(keys[i]);
-        snapshot->items[2 * i + 1] = c;
-        if (PyDict_SetItem(ydict, keys[i], c) < 0) {
+    }
+    Py_DECREF(ydict);
+    return 0;
+}
+
+/* for key, value in the snapshot's dict: setattr(y, key, value) */
+static int
+set_slots_from(PyObject *y, const pending_object *p)
+{
+    Py_ssize_t hint = 0;
+    for (Py_ssize_t i = 0; i < Py_SIZE(p); i++) {
+        PyObject *k = p->items[2 * i], *v = p->items[2 * i + 1];
+        int r = fdc_set_plain_slot(y, k, v, &hint);
+        if (r == 0) {
+            /* not a plain member (a property in a subclass, say): this may
+             * run user code, as stdlib's setattr does at this point */
+            r = PyObject_SetAttr(y, k, v) < 0 ? -1 : 1;
+        }
+        if (r < 0) {
             return -1;
         }
     }
@@ -114,41 +184,82 @@ fill_state(fdc_ctx *ctx, PyObject *const *keys, PyObject *const *values, Py_ssiz
 int
 fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx)
 {
-    fdc_memo *m = ctx->native;
     PyObject *keys[FDC_PENDING_MAX], *values[FDC_PENDING_MAX];
-    Py_ssize_t n = m != NULL ? read_flat_state(sx, keys, values) : -1;
-    if (n < 0 || fdc_memo_lookup(m, sx, fdc_memo_hash(sx)) != NULL) {
+    Py_ssize_t n = ctx->native != NULL ? read_flat_items(sx, keys, values) : -1;
+    if (n < 0 || memo_has(ctx->native, sx)) {
         return 0;   /* not applicable (a hit: the dict exists, or will) */
     }
     /* (nothing below runs user code: sx, keys and values stay as read) */
-    PyObject *snapshot = pending_new(n);
-    if (snapshot == NULL) {
+    if (fdc_memo_set(ctx, x, y) < 0) {
         return -1;
     }
-    /* memo[id(x)] = y, then memo[id(sx)] = state before its items */
-    if (fdc_memo_set(ctx, x, y) < 0 || fdc_memo_set(ctx, sx, snapshot) < 0) {
-        Py_DECREF(snapshot);
+    pending_object *p = copy_flat_dict_deferred(ctx, sx, keys, values, n);
+    if (p == NULL) {
         return -1;
     }
-    m->pending++;
-    PyObject *ydict = PyObject_GenericGetDict(y, NULL);
-    int r = ydict != NULL ? fill_state(ctx, keys, values, n, ydict,
-                                       (pending_object *)snapshot) : -1;
-    Py_XDECREF(ydict);
-    Py_DECREF(snapshot);
-    if (r < 0) {
-        return -1;
-    }
-    /* the end of deepcopy(sx): memo[id(sx)] = state again, _keep_alive(sx) */
-    return fdc_memo_keep_alive(ctx, sx) < 0 ? -1 : 1;
+    int r = update_dict_from(y, p);
+    Py_DECREF(p);
+    return r < 0 ? -1 : 1;
 }
 
-/* The dict a snapshot stands for: its keys and values, in order (a snapshot
- * left half-filled by an error stops at its first empty slot). */
-static PyObject *
-snapshot_to_dict(PyObject *snapshot)
+int
+fdc_copy_slots_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state)
 {
-    pending_object *p = (pending_object *)snapshot;
+    /* state is (None, S), a new tuple of object.__reduce_ex__'s making */
+    PyObject *keys[FDC_PENDING_MAX], *values[FDC_PENDING_MAX];
+    if (ctx->native == NULL || !PyTuple_CheckExact(state) || PyTuple_GET_SIZE(state) != 2 ||
+        PyTuple_GET_ITEM(state, 0) != Py_None || !FDC.tuple_ok) {
+        return 0;
+    }
+    PyObject *slots = PyTuple_GET_ITEM(state, 1);
+    Py_ssize_t n = read_flat_items(slots, keys, values);
+    if (n < 0 || memo_has(ctx->native, state) || memo_has(ctx->native, slots)) {
+        return 0;
+    }
+    /* memo[id(x)] = y; deepcopy(T): deepcopy(None), S' = deepcopy(S), then
+     * memo[id(T)] = T' = (None, S'), _keep_alive(T) */
+    if (fdc_memo_set(ctx, x, y) < 0) {
+        return -1;
+    }
+    FDC_STATS.objects += 2;   /* T and its None */
+    pending_object *p = copy_flat_dict_deferred(ctx, slots, keys, values, n);
+    if (p == NULL) {
+        return -1;
+    }
+    pending_object *t = pending_new(0, slots);
+    int r = t != NULL ? fdc_memo_set(ctx, state, (PyObject *)t) : -1;
+    if (r == 0) {
+        ctx->native->pending++;
+        r = fdc_memo_keep_alive(ctx, state);
+    }
+    Py_XDECREF(t);
+    if (r == 0) {
+        r = set_slots_from(y, p);
+    }
+    Py_DECREF(p);
+    return r < 0 ? -1 : 1;
+}
+
+/* What a snapshot stands for, as a new object.  A half-filled one (left by
+ * an error) stops at its first empty pair. */
+static PyObject *
+snapshot_build(fdc_memo *m, const pending_object *p)
+{
+    if (p->link != NULL) {
+        size_t hash = fdc_memo_hash(p->link);
+        PyObject *v = fdc_memo_lookup(m, p->link, hash);
+        if (v == NULL) {
+            PyErr_SetString(PyExc_SystemError, "fastdeepcopy: lost a pending state");
+            return NULL;
+        }
+        PyObject *d = fdc_memo_hit_ref(m, p->link, hash, v);
+        if (d == NULL) {
+            return NULL;
+        }
+        PyObject *t = PyTuple_Pack(2, Py_None, d);
+        Py_DECREF(d);
+        return t;
+    }
     PyObject *d = _PyDict_NewPresized(Py_SIZE(p));
     if (d == NULL) {
         return NULL;
@@ -166,35 +277,34 @@ snapshot_to_dict(PyObject *snapshot)
 PyObject *
 fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapshot)
 {
-    PyObject *d = snapshot_to_dict(snapshot);
-    if (d == NULL) {
+    Py_INCREF(snapshot);   /* replacing it below releases the memo's reference */
+    PyObject *built = snapshot_build(m, (pending_object *)snapshot);
+    int r = built != NULL ? fdc_memo_store(m, (void *)key, hash, built) : -1;
+    Py_DECREF(snapshot);
+    if (r < 0) {
+        Py_XDECREF(built);
         return NULL;
     }
-    /* replacing the value in place keeps the entry's position */
-    if (fdc_memo_store(m, (void *)key, hash, d) < 0) {
-        Py_DECREF(d);
-        return NULL;
-    }
+    /* (replacing a value in place keeps the entry's position) */
     m->pending--;
-    return d;
+    return built;
 }
 
 int
 fdc_memo_resolve_all(fdc_memo *m)
 {
+    /* in memo order: a T' snapshot comes after the S' entry it is built from */
     for (Py_ssize_t k = 0; k < m->used && m->pending > 0; k++) {
-        fdc_memo_entry *e = &m->entries[k];
-        if (!fdc_is_pending(e->value)) {
+        PyObject *v = m->entries[k].value;
+        if (!fdc_is_pending(v)) {
             continue;
         }
-        PyObject *d = snapshot_to_dict(e->value);
-        if (d == NULL) {
+        void *key = m->entries[k].key;
+        PyObject *built = fdc_pending_resolve(m, key, fdc_memo_hash(key), v);
+        if (built == NULL) {
             return -1;
         }
-        PyObject *old = e->value;
-        e->value = d;
-        m->pending--;
-        Py_DECREF(old);
+        Py_DECREF(built);
     }
     return 0;
 }

@@ -572,8 +572,14 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
         Py_DECREF(state);
         return NULL;
     }
-    /* a state that is x.__dict__ alone may be put off (pending.c) */
-    int r = *defer && state == dict ? fdc_copy_state_deferred(ctx, x, y, state) : 0;
+    /* a state of x.__dict__ alone, or of slots alone, may be put off (pending.c) */
+    int r = 0;
+    if (*defer && state == dict) {
+        r = fdc_copy_state_deferred(ctx, x, y, state);
+    }
+    else if (*defer && state != Py_None && state != dict) {
+        r = fdc_copy_slots_deferred(ctx, x, y, state);
+    }
     *defer = r > 0;
     if (r == 0) {
         r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, 1);

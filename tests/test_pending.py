@@ -44,7 +44,13 @@ class MemoStateProbe:
                         [value[k] is attrs.get(k, object()) for k in value],
                         value is attrs)
             elif isinstance(value, list) and role == "keep":
-                desc = ("keep", [index.get(id(o), "other") for o in value])
+                desc = ("keep", [index.get(id(o), "other") if not isinstance(o, (dict, tuple))
+                                 else (type(o).__name__, len(o)) for o in value])
+            elif type(value) is tuple:
+                # which memo entry holds each item (T' = (None, S') holds S')
+                values = list(memo.values())
+                desc = ("tuple", [next((i for i, w in enumerate(values) if w is item), None)
+                                  if item is not None else None for item in value])
             else:
                 desc = (type(value).__name__,)
             entries.append((role, desc))
@@ -192,3 +198,98 @@ def test_many_instances_of_a_class_with_unflat_state():
         return [rs, MemoStateProbe([rs[-1], rs[-1].__dict__])]
     check(factory)
     assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+class SlotRec:
+    __slots__ = ("a", "b", "c", "d", "e")
+
+    def __init__(self, a=1, b="s", c=(), d=None, e=None):
+        self.a, self.b, self.c, self.d = a, b, c, d
+        if e is not None:
+            self.e = e
+
+
+class SlotRecSub(SlotRec):
+    """A property over the base's slot `a`: setattr(y, "a", v) runs it."""
+    __slots__ = ("_a",)
+    log = []
+
+    @property
+    def a(self):
+        return getattr(self, "_a", None)
+
+    @a.setter
+    def a(self, value):
+        SlotRecSub.log.append(value)
+        self._a = ("set", value)
+
+
+def flat_slots():
+    return SlotRec(1, "s", [1, 2], {"k": (1,)}, bytearray(b"z"))
+
+
+def test_slots_state_seen_by_a_later_hook():
+    """Slots-only instances: memo[id(S)] = S' and memo[id(T)] = T' = (None, S')
+    for the reduction's temporaries, the keep-alive list holding S and T."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = flat_slots()
+        return [r, flat_slots(), MemoStateProbe([r, r.c, r.d, r.e])]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+    kinds = [desc[0] for role, desc in MemoStateProbe.log["ref"][0]]
+    assert "tuple" in kinds and "dict" in kinds   # the case means what it says
+
+
+def test_slots_partly_unset_and_shared():
+    MemoStateProbe.log.clear()
+
+    def factory():
+        shared = [1, 2]
+        rs = [SlotRec(i, "x", shared) for i in range(4)]
+        return [rs, MemoStateProbe([rs[0], shared]), rs[2]]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+def test_slots_with_a_slot_that_is_not_flat():
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = SlotRec(1, "s", [object()], None)
+        return [r, MemoStateProbe([r])]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+def test_slots_and_dict():
+    """A class with both slots and a __dict__: the state is (dict, slots)."""
+    class Both:
+        __slots__ = ("a", "__dict__")
+
+    def factory():
+        b = Both()
+        b.a = [1]
+        b.z = 2
+        e = Both()
+        e.a = 3
+        return [b, e, MemoStateProbe([b, e])]
+    MemoStateProbe.log.clear()
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+def test_slots_set_through_a_property():
+    """A slot name that a subclass's property shadows is set with setattr,
+    after the memo work, as stdlib does."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        SlotRecSub.log.clear()
+        r = SlotRecSub(5, "s", [1])
+        r.d = {"k": 1}
+        return [r, MemoStateProbe([r])]
+    out_ref, out_ours = check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+    assert out_ours[1][0]._a == out_ref[1][0]._a
