@@ -8,7 +8,8 @@ Instruction counts are not disturbed by other work on the machine, unlike
 times.  The child builds the case, warms up with 3 calls, then makes N calls;
 it runs twice (N = the two --calls values) and the difference of the totals,
 divided by the difference of N, is the cost of one call (start-up, imports and
-building the case cancel out).  IMPL: ours (fastdeepcopy.deepcopy, called
+building the case cancel out); the hash seed is fixed (PYTHONHASHSEED=0 unless
+set), since str hashes decide how many probes a dict lookup takes.  IMPL: ours (fastdeepcopy.deepcopy, called
 directly), copium (copium.deepcopy), stdlib (copy.deepcopy), ours_patched and
 copium_patched (patched into copy.deepcopy, then called through it: for
 custom_deepcopy, whose hooks call copy.deepcopy).
@@ -52,10 +53,12 @@ def total_instructions(case: str, impl: str, n: int) -> int:
     code = CHILD % {"here": HERE, "shim": SHIM}
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "callgrind.out")
+        # a fixed hash seed: str hashes decide dict probe counts
+        env = dict(os.environ, PYTHONHASHSEED=os.environ.get("PYTHONHASHSEED", "0"))
         proc = subprocess.run(
             ["valgrind", "--tool=callgrind", "--callgrind-out-file=" + out,
              sys.executable, "-c", code, case, impl, str(n)],
-            capture_output=True, text=True, check=True)
+            capture_output=True, text=True, check=True, env=env)
     m = re.search(r"Collected\s*:\s*(\d+)", proc.stderr)
     if m is None:
         raise SystemExit("no instruction count in valgrind's output:\n" + proc.stderr[-2000:])

@@ -290,12 +290,13 @@ insert_scanned(PyObject *y, const dict_scan *s)
  * container is then copied in order (its memo entries in stdlib's order,
  * after memo[id(x)] = y) and put in place of the original. */
 /* y[key] = deepcopy(value) for a flat container `value` (borrowed) whose key
- * is already in the clone y: the same place, x's order. */
+ * is already in the clone y: the same place, x's order.  stored is NULL when
+ * memo[id(x)] = y is not needed at all. */
 static int
 patch_flat_value(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *key, PyObject *value,
                  int *stored)
 {
-    if (store_before_items(ctx, x, y, stored) < 0) {
+    if (stored != NULL && store_before_items(ctx, x, y, stored) < 0) {
         return -1;
     }
     FDC_STATS.objects--;   /* counted again by the recursion */
@@ -314,6 +315,11 @@ copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
     }
     FDC_STATS.objects += 2 * (uint64_t)s->seen;
     int tuple_ok = FDC.tuple_ok;
+    if (ctx->depth == 1) {
+        /* x is the object the call was made for, whose entry is never made
+         * (deepcopy.c, memoize_copy): nothing that runs here can look it up */
+        stored = NULL;
+    }
     if (s->scanned == s->seen) {
         for (Py_ssize_t i = 0; i < s->scanned; i++) {
             if (!fdc_is_own_copy(s->values[i], tuple_ok) &&
@@ -348,7 +354,9 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
      * (the right-hand side, the value, is evaluated first) */
     Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
     PyObject *key, *value;
-    dict_scan scan = {.scanned = 0, .count = 0, .resume = 0, .all = 0, .patchable = 0};
+    dict_scan scan;   /* (its key and value arrays are filled by the scan, not zeroed) */
+    scan.scanned = scan.seen = scan.count = scan.resume = 0;
+    scan.all = scan.patchable = 0;
     if (atomic_fast_path(ctx)) {
         scan_dict(x, &scan);
         if (scan.all) {
