@@ -38,10 +38,13 @@ typedef struct {
     Py_ssize_t nfields;       /* NAMEDTUPLE: arguments of the generated __new__;
                                  DATETIME: which of the datetime types */
     int defer_misses;         /* PLAIN: instances in a row whose state could not be
-                                 put off (pending.c); past FDC_DEFER_MISSES, not tried */
+                                 put off (pending.c); past FDC_DEFER_MISSES, only one
+                                 instance in FDC_DEFER_RETRY is tried */
+    unsigned int defer_skipped;
 } typecache_entry;
 
 #define FDC_DEFER_MISSES 8
+#define FDC_DEFER_RETRY 64
 
 static typecache_entry cache[FDC_TYPECACHE_SIZE];
 static PyObject *return_self_code;   /* co_code of `def f(self, memo): return self` */
@@ -450,6 +453,7 @@ type_entry(PyTypeObject *tp)
     e->kind = kind;
     e->nfields = nfields;
     e->defer_misses = 0;
+    e->defer_skipped = 0;
     return e;
 }
 
@@ -556,11 +560,14 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames, const Py_ssize_t *
     return pair;
 }
 
-/* *defer: in, may the state be put off; out, was it. */
+/* *defer: in, may the state be put off; out, 1 it was, 0 it could not be,
+ * -1 there was nothing to put off. */
 static PyObject *
 copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
                 const Py_ssize_t *offsets, int *defer)
 {
+    int may_defer = *defer;
+    *defer = -1;
     PyTypeObject *tp = Py_TYPE(x);
     PyObject *state = plain_state(x, dict, slotnames, offsets);
     if (state == NULL) {
@@ -573,14 +580,14 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
         return NULL;
     }
     /* a state of x.__dict__ alone, or of slots alone, may be put off (pending.c) */
-    int r = 0;
-    if (*defer && state == dict) {
+    int r = 0, tried = may_defer && state != Py_None;
+    if (tried && state == dict) {
         r = fdc_copy_state_deferred(ctx, x, y, state);
     }
-    else if (*defer && state != Py_None && state != dict) {
+    else if (tried) {
         r = fdc_copy_slots_deferred(ctx, x, y, state);
     }
-    *defer = r > 0;
+    *defer = tried ? r > 0 : -1;
     if (r == 0) {
         r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, 1);
     }
@@ -670,6 +677,8 @@ current_offsets(PyTypeObject *tp, PyObject *slotnames)
 static PyObject *
 copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
 {
+    int may_defer = *defer;
+    *defer = -1;
     PyObject *dict = instance_dict(x);
     if (dict == NULL && PyErr_Occurred()) {
         return NULL;
@@ -684,6 +693,7 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
     }
     else {
         /* (read after the dict checks, whose key comparisons may run user code) */
+        *defer = may_defer;
         y = copy_plain_with(ctx, x, dict, slotnames, current_offsets(Py_TYPE(x), slotnames),
                             defer);
     }
@@ -770,6 +780,18 @@ fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hin
     return 0;
 }
 
+/* Should this instance's state be offered to pending.c?  Yes, unless its
+ * class's instances kept failing the test: then one in FDC_DEFER_RETRY. */
+static int
+defer_worth_trying(typecache_entry *e)
+{
+    if (e->defer_misses < FDC_DEFER_MISSES) {
+        return 1;
+    }
+    e->defer_skipped++;
+    return e->defer_skipped % FDC_DEFER_RETRY == 0;
+}
+
 PyObject *
 fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
 {
@@ -789,13 +811,19 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
     if (kind == FDC_KIND_PLAIN) {
         PyTypeObject *tp = (PyTypeObject *)Py_NewRef(Py_TYPE(x));
         unsigned int version = e->version;
-        int tried = e->defer_misses < FDC_DEFER_MISSES, deferred = tried;
+        int deferred = defer_worth_trying(e);
+        int tried = deferred;
         PyObject *slotnames = Py_NewRef(e->slotnames);
         PyObject *y = copy_plain(ctx, x, slotnames, &deferred);
         Py_DECREF(slotnames);
-        if (tried && e->type == tp && e->version == version) {
+        if (tried && deferred >= 0 && e->type == tp && e->version == version) {
             /* (the copy may have run user code: still the entry of this class?) */
-            e->defer_misses = deferred ? 0 : e->defer_misses + 1;
+            if (deferred) {
+                e->defer_misses = 0;
+            }
+            else if (e->defer_misses < FDC_DEFER_MISSES) {
+                e->defer_misses++;
+            }
         }
         Py_DECREF(tp);
         return y;
