@@ -410,23 +410,28 @@ set_state(PyObject *y, PyObject *state, int plain)
          * no instance attributes: hasattr would say no */
         return apply_state(y, state, 1);
     }
+    PyTypeObject *tp = Py_TYPE(y);
+    if (tp->tp_getattro == PyObject_GenericGetAttr) {
+        PyObject *cls_setstate = _PyType_Lookup(tp, FDC.s_setstate);   /* borrowed */
+        if (cls_setstate != NULL && PyFunction_Check(cls_setstate)) {
+            /* hasattr(y, '__setstate__') is true (a function of the class, or
+             * an instance attribute shadowing it), and y.__setstate__(state)
+             * finds the same thing: call it without making a bound method */
+            PyObject *args[2] = {y, state};
+            PyObject *res = PyObject_VectorcallMethod(FDC.s_setstate, args, 2, NULL);
+            Py_XDECREF(res);
+            return res ? 0 : -1;
+        }
+    }
     PyObject *setstate;
     if (fdc_lookup_attr(y, FDC.s_setstate, &setstate) < 0) {
         return -1;
     }
     if (setstate != NULL) {
-        /* hasattr(y, '__setstate__') then y.__setstate__(state): with generic
-         * attribute access the second lookup finds the same thing */
-        PyObject *res;
-        PyObject *cls_setstate = _PyType_Lookup(Py_TYPE(y), FDC.s_setstate);  /* borrowed */
-        if (Py_TYPE(y)->tp_getattro == PyObject_GenericGetAttr && PyMethod_Check(setstate) &&
-            cls_setstate != NULL && PyFunction_Check(cls_setstate)) {
-            res = PyObject_CallOneArg(setstate, state);
-        }
-        else {
-            res = call_method1(y, FDC.s_setstate, state);
-        }
+        /* hasattr(y, '__setstate__') said yes: y.__setstate__(state), looked
+         * up again as stdlib does (a custom __getattribute__ sees both) */
         Py_DECREF(setstate);
+        PyObject *res = call_method1(y, FDC.s_setstate, state);
         Py_XDECREF(res);
         return res ? 0 : -1;
     }

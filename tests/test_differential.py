@@ -919,6 +919,37 @@ def test_list_grows_during_copy(extra):
     check_fresh(factory, expect="ok")
 
 
+def _instance_setstate(state):
+    SetStateShadowed.calls.add(("instance", sorted(state)))
+
+
+class SetStateShadowed:
+    """__setstate__ on the class, and an instance attribute of that name set
+    by __init__ (which the reconstruction runs): y.__setstate__ is the latter."""
+    calls = PerRun()
+
+    def __init__(self, shadow="callable"):
+        self.shadow = shadow
+        if shadow == "callable":
+            self.__setstate__ = _instance_setstate
+        elif shadow == "none":
+            self.__setstate__ = None
+
+    def __reduce__(self):
+        return (SetStateShadowed, (self.shadow,), {"a": [1], "shadow": self.shadow})
+
+    def __setstate__(self, state):
+        SetStateShadowed.calls.add(("class", sorted(state)))
+        self.__dict__.update(state)
+
+
+@pytest.mark.parametrize("shadow", ["callable", "none", "absent"])
+def test_setstate_shadowed_by_instance_attribute(shadow):
+    SetStateShadowed.calls.clear()
+    check([SetStateShadowed(shadow)])
+    assert SetStateShadowed.calls.get("ref") == SetStateShadowed.calls.get("ours")
+
+
 class HookOnInstance:
     pass
 
