@@ -393,7 +393,10 @@ member_offsets(PyTypeObject *tp, PyObject *names)
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *name = PyList_GET_ITEM(names, i);
         PyObject *d = PyUnicode_CheckExact(name) ? _PyType_Lookup(tp, name) : NULL;
-        PyMemberDef *m = (d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type))
+        /* (a member of another class, put on tp by assignment, would be
+         * refused by its own __get__/__set__: not one of tp's fields) */
+        PyMemberDef *m = (d != NULL && Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                          PyType_IsSubtype(tp, ((PyDescrObject *)d)->d_type))
                          ? ((PyMemberDescrObject *)d)->d_member : NULL;
         if (m == NULL || m->type != FDC_T_OBJECT_EX || m->flags != 0) {
             PyMem_Free(offsets);
@@ -513,15 +516,42 @@ slot_value(PyObject *x, PyObject *name, const Py_ssize_t *offsets, Py_ssize_t i,
     return 0;
 }
 
+/* The slot offsets of tp's cache entry, if it is still current and the
+ * `slotnames` list still holds the names they were computed for; NULL
+ * otherwise (then getattr is used).  Valid until user code runs. */
+static const Py_ssize_t *
+current_offsets(PyTypeObject *tp, PyObject *slotnames)
+{
+    typecache_entry *e = &cache[cache_slot(tp)];
+    if (e->type != tp || e->kind != FDC_KIND_PLAIN || e->offsets == NULL ||
+        e->version != tp->tp_version_tag || e->epoch != FDC.epoch || !version_is_valid(tp)) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(e->offset_names);
+    if (PyList_GET_SIZE(slotnames) != n) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (PyList_GET_ITEM(slotnames, i) != PyTuple_GET_ITEM(e->offset_names, i)) {
+            return NULL;
+        }
+    }
+    return e->offsets;
+}
+
 /* {name: getattr(x, name)} for the set slots, as object.__reduce_ex__ builds it.
  * Returns a new dict (possibly empty) or NULL on error. */
 static PyObject *
-slot_values(PyObject *x, PyObject *slotnames, const Py_ssize_t *offsets)
+slot_values(PyObject *x, PyObject *slotnames)
 {
     PyObject *slots = PyDict_New();
     if (slots == NULL) {
         return NULL;
     }
+    /* (after PyDict_New, whose collection may run finalizers that change the
+     * class: the offsets are the cache entry's, valid until user code runs;
+     * reading them and filling the dict runs none) */
+    const Py_ssize_t *offsets = current_offsets(Py_TYPE(x), slotnames);
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(slotnames); i++) {
         PyObject *name = Py_NewRef(PyList_GET_ITEM(slotnames, i));
         PyObject *value;
@@ -541,13 +571,13 @@ slot_values(PyObject *x, PyObject *slotnames, const Py_ssize_t *offsets)
 
 /* state as object.__reduce_ex__ computes it: dict-or-None, or (that, slots). */
 static PyObject *
-plain_state(PyObject *x, PyObject *dict, PyObject *slotnames, const Py_ssize_t *offsets)
+plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
 {
     PyObject *state = (dict != NULL && PyDict_GET_SIZE(dict) > 0) ? dict : Py_None;
     if (PyList_GET_SIZE(slotnames) == 0) {
         return Py_NewRef(state);
     }
-    PyObject *slots = slot_values(x, slotnames, offsets);
+    PyObject *slots = slot_values(x, slotnames);
     if (slots == NULL) {
         return NULL;
     }
@@ -563,13 +593,12 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames, const Py_ssize_t *
 /* *defer: in, may the state be put off; out, 1 it was, 0 it could not be,
  * -1 there was nothing to put off. */
 static PyObject *
-copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
-                const Py_ssize_t *offsets, int *defer)
+copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames, int *defer)
 {
     int may_defer = *defer;
     *defer = -1;
     PyTypeObject *tp = Py_TYPE(x);
-    PyObject *state = plain_state(x, dict, slotnames, offsets);
+    PyObject *state = plain_state(x, dict, slotnames);
     if (state == NULL) {
         return NULL;
     }
@@ -599,26 +628,6 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames,
     return y;
 }
 
-/* Instances of SELF classes whose dict was seen without a `__deepcopy__` key,
- * with the dict's version then: an unchanged version is an unchanged dict (a
- * version is never reused, not even by a new dict at the same address). */
-#define FDC_SELF_SEEN_SIZE 256
-
-typedef struct {
-    PyObject *obj;      /* not owned: only compared */
-    PyObject *dict;     /* not owned: only compared */
-    uint64_t version;
-} self_seen_entry;
-
-static self_seen_entry self_seen[FDC_SELF_SEEN_SIZE];
-
-static self_seen_entry *
-self_seen_slot(PyObject *x)
-{
-    uintptr_t h = (uintptr_t)x;
-    return &self_seen[((h >> 4) ^ (h >> 12)) & (FDC_SELF_SEEN_SIZE - 1)];
-}
-
 /* SELF kind: still honour an instance attribute named __deepcopy__.
  * 1 applies, 0 does not, -1 error. */
 static int
@@ -627,19 +636,10 @@ self_applies(PyObject *x)
     PyObject **dictptr = Py_TYPE(x)->tp_dictoffset != 0 ? _PyObject_GetDictPtr(x) : NULL;
     PyObject *d = dictptr != NULL ? *dictptr : NULL;
     if (d != NULL && PyDict_CheckExact(d)) {
-        self_seen_entry *e = self_seen_slot(x);
-        uint64_t version = fdc_dict_version(d);
-        if (e->obj == x && e->dict == d && e->version == version) {
-            return 1;
-        }
+        /* (no cache keyed by the dict's version: on 3.13 an attribute set
+         * while the dict shares the object's inline values leaves it alone) */
         PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);
-        if (v != NULL || PyErr_Occurred()) {
-            return v != NULL ? 0 : -1;
-        }
-        e->obj = x;
-        e->dict = d;
-        e->version = version;
-        return 1;
+        return v != NULL ? 0 : (PyErr_Occurred() ? -1 : 1);
     }
     PyObject *dict = instance_dict(x);
     if (dict == NULL) {
@@ -651,28 +651,6 @@ self_applies(PyObject *x)
     return r;
 }
 
-/* The slot offsets of tp's cache entry, if it is still current and the
- * `slotnames` list still holds the names they were computed for; NULL
- * otherwise (then getattr is used).  Valid until user code runs. */
-static const Py_ssize_t *
-current_offsets(PyTypeObject *tp, PyObject *slotnames)
-{
-    typecache_entry *e = &cache[cache_slot(tp)];
-    if (e->type != tp || e->kind != FDC_KIND_PLAIN || e->offsets == NULL ||
-        e->version != tp->tp_version_tag || e->epoch != FDC.epoch || !version_is_valid(tp)) {
-        return NULL;
-    }
-    Py_ssize_t n = PyTuple_GET_SIZE(e->offset_names);
-    if (PyList_GET_SIZE(slotnames) != n) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (PyList_GET_ITEM(slotnames, i) != PyTuple_GET_ITEM(e->offset_names, i)) {
-            return NULL;
-        }
-    }
-    return e->offsets;
-}
 
 static PyObject *
 copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
@@ -694,8 +672,7 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
     else {
         /* (read after the dict checks, whose key comparisons may run user code) */
         *defer = may_defer;
-        y = copy_plain_with(ctx, x, dict, slotnames, current_offsets(Py_TYPE(x), slotnames),
-                            defer);
+        y = copy_plain_with(ctx, x, dict, slotnames, defer);
     }
     Py_XDECREF(dict);
     return y;

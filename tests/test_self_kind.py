@@ -73,3 +73,23 @@ def test_instance_attribute_added_during_the_copy():
     finally:
         member.__dict__.pop("__deepcopy__", None)
     assert outs["ref"] == outs["ours"]
+
+
+def test_instance_hook_set_after_the_member_was_copied():
+    """The member is copied first (its instance dict then exists), then given
+    an instance __deepcopy__: on 3.13 that attribute can land without changing
+    the dict's version, so no decision may be remembered by the version."""
+    class Shade(enum.Enum):
+        DARK = 1
+
+    member = Shade.DARK
+    for which in ("ref", "ours"):
+        with hc.using(which):
+            assert hc.current_deepcopy()(member) is member
+    member.__deepcopy__ = lambda memo: "instance hook"
+    try:
+        out_ref, out_ours = hc.run_both([member, member])
+        assert out_ref[1] == ["instance hook", "instance hook"]
+        hc.assert_same_outcome(out_ref, out_ours, [member, member])
+    finally:
+        del member.__deepcopy__

@@ -140,3 +140,25 @@ def test_member_changed_during_the_copy(change):
         return [(n, type(getattr(y, n, None)).__name__, repr(getattr(y, n, None))[:12])
                 for n in ("a", "b")]
     assert slots(out_ref[1][0]) == slots(out_ours[1][0])
+
+
+def test_slot_name_given_another_class_member():
+    """A slot name whose class attribute becomes the member descriptor of an
+    unrelated class: reading or writing "by offset" would touch a field the
+    object does not have; stdlib's getattr raises TypeError."""
+    class Wide:
+        __slots__ = ("a", "b", "c", "d", "e")
+
+    class Narrow:
+        __slots__ = ("x",)
+
+    n = Narrow()
+    n.x = [1]
+    for which in ("ref", "ours"):          # the class decided, offsets cached
+        with hc.using(which):
+            hc.current_deepcopy()(n)
+            hc.current_deepcopy()(n)
+    Narrow.x = Wide.__dict__["e"]
+    out_ref, out_ours = hc.run_both(n)
+    assert out_ref[0] == "raise" and out_ref[1] is TypeError
+    assert out_ours[:2] == out_ref[:2]
