@@ -125,16 +125,27 @@ copy_flat_dict_deferred(fdc_ctx *ctx, PyObject *d, PyObject *const *keys,
     }
     ctx->native->pending++;
     FDC_STATS.objects += 1 + 2 * (uint64_t)n;   /* the dict, its keys and values */
+    /* The items are held while they are copied: a copy allocates, and on
+     * 3.10/3.11 an allocation may run a collection whose finalizers change d. */
+    PyObject *held[2 * FDC_PENDING_MAX];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        held[2 * i] = Py_NewRef(keys[i]);
+        held[2 * i + 1] = Py_NewRef(values[i]);
+    }
     for (Py_ssize_t i = 0; i < n; i++) {
         /* deepcopy(value), then deepcopy(key): a str, its own copy */
         FDC_STATS.objects--;   /* counted again by the recursion */
-        PyObject *c = fdc_deepcopy_rec(ctx, values[i]);
+        PyObject *c = fdc_deepcopy_rec(ctx, held[2 * i + 1]);
         if (c == NULL) {
+            for (Py_ssize_t j = 2 * i; j < 2 * n; j++) {
+                Py_DECREF(held[j]);
+            }
             Py_DECREF(p);
             return NULL;
         }
-        p->items[2 * i] = Py_NewRef(keys[i]);
+        p->items[2 * i] = held[2 * i];   /* the held key moves into the snapshot */
         p->items[2 * i + 1] = c;
+        Py_DECREF(held[2 * i + 1]);
     }
     if (fdc_memo_keep_alive(ctx, d) < 0) {
         Py_DECREF(p);
