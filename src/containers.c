@@ -116,21 +116,33 @@ store_before_items(fdc_ctx *ctx, PyObject *x, PyObject *y, int *stored)
     return fdc_memo_set(ctx, x, y);
 }
 
-/* A new reference to the copy of `item` when the native memo already holds
- * it (an object met before, as in [a] * 100), else NULL without an exception
- * (a pending state snapshot is left to the general path).  Runs no user code. */
-static inline PyObject *
-list_item_hit(fdc_ctx *ctx, PyObject *item)
+/* deepcopy(item) for an item of x (borrowed; held while user code may run).
+ * On a native memo the lookup comes first, so that an object met before (as
+ * in [a] * 100) costs one probe; an atomic object is never in a native memo
+ * while FDC.atomic_ok holds, so the order does not change the answer. */
+static PyObject *
+list_item_copy(fdc_ctx *ctx, PyObject *item)
 {
+    PyObject *c;
     if (ctx->native == NULL) {
-        return NULL;
-    }
-    PyObject *hit = fdc_memo_lookup(ctx->native, item, fdc_memo_hash(item));
-    if (hit == NULL || (ctx->native->pending > 0 && fdc_is_pending(hit))) {
-        return NULL;
+        Py_INCREF(item);
+        c = copy_item(ctx, item);
+        Py_DECREF(item);
+        return c;
     }
     FDC_STATS.objects++;
-    return Py_NewRef(hit);
+    size_t hash = fdc_memo_hash(item);
+    PyObject *hit = fdc_memo_lookup(ctx->native, item, hash);
+    if (hit != NULL) {
+        return fdc_memo_hit_ref(ctx->native, item, hash, hit);
+    }
+    if (FDC.atomic_ok && fdc_is_own_copy(item, FDC.tuple_ok)) {
+        return Py_NewRef(item);
+    }
+    Py_INCREF(item);
+    c = fdc_copy_and_memoize(ctx, item);
+    Py_DECREF(item);
+    return c;
 }
 
 PyObject *
@@ -160,16 +172,8 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
         if (store_before_items(ctx, x, y, stored) < 0) {
             goto error;
         }
-        PyObject *c = list_item_hit(ctx, item);
-        if (c == NULL) {
-            Py_INCREF(item);
-            c = copy_item(ctx, item);
-            Py_DECREF(item);
-            if (c == NULL) {
-                goto error;
-            }
-        }
-        if (list_append_steal(y, c) < 0) {
+        PyObject *c = list_item_copy(ctx, item);
+        if (c == NULL || list_append_steal(y, c) < 0) {
             goto error;
         }
         i++;
@@ -264,9 +268,6 @@ scan_dict(PyObject *x, dict_scan *s)
             s->keys[s->scanned] = key;
             s->values[s->scanned] = value;
             s->scanned++;
-        }
-        else {
-            leading = 0;
         }
         s->seen++;
     }

@@ -254,11 +254,9 @@ int fdc_datetime_kind(PyTypeObject *tp);   /* 0 when not one of them */
 PyObject *fdc_copy_datetime(fdc_ctx *ctx, PyObject *x, int kind);
 PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_self_kind(PyObject *x);
-/* setattr(y, name, value) when y's class is a PLAIN class of the type cache and
- * `name` (the very string of its __slotnames__) is one of its __slots__
- * members: 1 done, 0 not applicable (nothing done).  *hint: where to start
- * looking (0 at first; updated). */
-int fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint);
+/* setattr(y, name, value) for y of a plain class: by offset when name is one
+ * of its plain slot members, else PyObject_SetAttr (which may run user code). */
+int fdc_setattr_plain(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint);
 /* _reconstruct after y = func(*args).  `plain`: y's class is a PLAIN class of
  * the type cache (no __setstate__, standard __dict__). */
 int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,

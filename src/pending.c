@@ -176,16 +176,11 @@ update_dict_from(PyObject *y, const pending_object *p)
 static int
 set_slots_from(PyObject *y, const pending_object *p)
 {
+    /* (a name that is not a plain member, a property in a subclass say, is
+     * set with setattr, which may run user code, as stdlib's does here) */
     Py_ssize_t hint = 0;
     for (Py_ssize_t i = 0; i < Py_SIZE(p); i++) {
-        PyObject *k = p->items[2 * i], *v = p->items[2 * i + 1];
-        int r = fdc_set_plain_slot(y, k, v, &hint);
-        if (r == 0) {
-            /* not a plain member (a property in a subclass, say): this may
-             * run user code, as stdlib's setattr does at this point */
-            r = PyObject_SetAttr(y, k, v) < 0 ? -1 : 1;
-        }
-        if (r < 0) {
+        if (fdc_setattr_plain(y, p->items[2 * i], p->items[2 * i + 1], &hint) < 0) {
             return -1;
         }
     }

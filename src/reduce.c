@@ -287,8 +287,7 @@ set_attrs_from_dict(PyObject *y, PyObject *d, int plain)
         }
         Py_INCREF(k);
         Py_INCREF(v);
-        int r = plain ? fdc_set_plain_slot(y, k, v, &slot_hint) : 0;
-        r = r > 0 ? 0 : PyObject_SetAttr(y, k, v);
+        int r = plain ? fdc_setattr_plain(y, k, v, &slot_hint) : PyObject_SetAttr(y, k, v);
         Py_DECREF(k);
         Py_DECREF(v);
         if (r < 0) {

@@ -731,8 +731,12 @@ fdc_copy_self_kind(PyObject *x)
     return applies > 0 ? Py_NewRef(x) : NULL;
 }
 
-int
-fdc_set_plain_slot(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint)
+/* setattr(y, name, value) when y's class is a PLAIN class of the type cache and
+ * `name` (the very string of its __slotnames__) is one of its __slots__
+ * members: 1 done, 0 not applicable (nothing done).  *hint: where to start
+ * looking (0 at first; updated). */
+static int
+set_plain_slot(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint)
 {
     PyTypeObject *tp = Py_TYPE(y);
     typecache_entry *e = &cache[cache_slot(tp)];
@@ -767,6 +771,13 @@ defer_worth_trying(typecache_entry *e)
     }
     e->defer_skipped++;
     return e->defer_skipped % FDC_DEFER_RETRY == 0;
+}
+
+int
+fdc_setattr_plain(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint)
+{
+    int r = set_plain_slot(y, name, value, hint);
+    return r > 0 ? 0 : PyObject_SetAttr(y, name, value);
 }
 
 PyObject *
