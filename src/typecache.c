@@ -421,16 +421,29 @@ set_offsets(typecache_entry *e, PyTypeObject *tp, PyObject *names)
     }
 }
 
-/* The cache entry for `tp`, brought up to date; NULL when the type cannot be
- * cached (then it takes the full protocol). */
+/* tp's entry when it holds a decision for tp's current version and the
+ * current dispatch tables, else NULL. */
 static typecache_entry *
-type_entry(PyTypeObject *tp)
+current_entry(PyTypeObject *tp)
 {
     typecache_entry *e = &cache[cache_slot(tp)];
     if (e->type == tp && e->version == tp->tp_version_tag && e->epoch == FDC.epoch &&
         version_is_valid(tp)) {
         return e;
     }
+    return NULL;
+}
+
+/* The cache entry for `tp`, brought up to date; NULL when the type cannot be
+ * cached (then it takes the full protocol). */
+static typecache_entry *
+type_entry(PyTypeObject *tp)
+{
+    typecache_entry *e = current_entry(tp);
+    if (e != NULL) {
+        return e;
+    }
+    e = &cache[cache_slot(tp)];
     /* A lookup gives the type a version tag if it can have one.  Deciding may
      * run Python code (learning namedtuple's code, a metaclass __eq__ in a
      * table lookup): a decision made while the class changed is not kept. */
@@ -522,9 +535,8 @@ slot_value(PyObject *x, PyObject *name, const Py_ssize_t *offsets, Py_ssize_t i,
 static const Py_ssize_t *
 current_offsets(PyTypeObject *tp, PyObject *slotnames)
 {
-    typecache_entry *e = &cache[cache_slot(tp)];
-    if (e->type != tp || e->kind != FDC_KIND_PLAIN || e->offsets == NULL ||
-        e->version != tp->tp_version_tag || e->epoch != FDC.epoch || !version_is_valid(tp)) {
+    typecache_entry *e = current_entry(tp);
+    if (e == NULL || e->kind != FDC_KIND_PLAIN || e->offsets == NULL) {
         return NULL;
     }
     Py_ssize_t n = PyTuple_GET_SIZE(e->offset_names);
@@ -722,9 +734,8 @@ PyObject *
 fdc_copy_self_kind(PyObject *x)
 {
     PyTypeObject *tp = Py_TYPE(x);
-    typecache_entry *e = &cache[cache_slot(tp)];
-    if (e->type != tp || e->kind != FDC_KIND_SELF || e->version != tp->tp_version_tag ||
-        e->epoch != FDC.epoch || !version_is_valid(tp)) {
+    typecache_entry *e = current_entry(tp);
+    if (e == NULL || e->kind != FDC_KIND_SELF) {
         return NULL;
     }
     int applies = self_applies(x);
@@ -739,9 +750,8 @@ static int
 set_plain_slot(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint)
 {
     PyTypeObject *tp = Py_TYPE(y);
-    typecache_entry *e = &cache[cache_slot(tp)];
-    if (e->type != tp || e->kind != FDC_KIND_PLAIN || e->offsets == NULL ||
-        e->version != tp->tp_version_tag || e->epoch != FDC.epoch || !version_is_valid(tp)) {
+    typecache_entry *e = current_entry(tp);
+    if (e == NULL || e->kind != FDC_KIND_PLAIN || e->offsets == NULL) {
         return 0;
     }
     /* the names come in __slotnames__ order: search on from the last one */
