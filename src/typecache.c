@@ -640,6 +640,56 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames, 
     return y;
 }
 
+#if PY_VERSION_HEX < 0x030D0000
+/* Instances of SELF classes whose dict was seen without a `__deepcopy__` key,
+ * with the dict's version then: an unchanged version is an unchanged dict (a
+ * version is never reused, not even by a new dict at the same address).  Not
+ * on 3.13+, where an attribute set while the dict shares the object's inline
+ * values leaves the version alone. */
+#define FDC_SELF_SEEN_SIZE 256
+
+typedef struct {
+    PyObject *obj;      /* not owned: only compared */
+    PyObject *dict;     /* not owned: only compared */
+    uint64_t version;
+} self_seen_entry;
+
+static self_seen_entry self_seen[FDC_SELF_SEEN_SIZE];
+
+static self_seen_entry *
+self_seen_slot(PyObject *x)
+{
+    uintptr_t h = (uintptr_t)x;
+    return &self_seen[((h >> 4) ^ (h >> 12)) & (FDC_SELF_SEEN_SIZE - 1)];
+}
+
+/* No __deepcopy__ key in x's dict d: 1, 0, or -1 on error. */
+static int
+dict_lacks_deepcopy(PyObject *x, PyObject *d)
+{
+    self_seen_entry *e = self_seen_slot(x);
+    uint64_t version = fdc_dict_version(d);
+    if (e->obj == x && e->dict == d && e->version == version) {
+        return 1;
+    }
+    PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);
+    if (v != NULL || PyErr_Occurred()) {
+        return v != NULL ? 0 : -1;
+    }
+    e->obj = x;
+    e->dict = d;
+    e->version = version;
+    return 1;
+}
+#else
+static int
+dict_lacks_deepcopy(PyObject *x, PyObject *d)
+{
+    PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);
+    return v != NULL ? 0 : (PyErr_Occurred() ? -1 : 1);
+}
+#endif
+
 /* SELF kind: still honour an instance attribute named __deepcopy__.
  * 1 applies, 0 does not, -1 error. */
 static int
@@ -648,10 +698,7 @@ self_applies(PyObject *x)
     PyObject **dictptr = Py_TYPE(x)->tp_dictoffset != 0 ? _PyObject_GetDictPtr(x) : NULL;
     PyObject *d = dictptr != NULL ? *dictptr : NULL;
     if (d != NULL && PyDict_CheckExact(d)) {
-        /* (no cache keyed by the dict's version: on 3.13 an attribute set
-         * while the dict shares the object's inline values leaves it alone) */
-        PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);
-        return v != NULL ? 0 : (PyErr_Occurred() ? -1 : 1);
+        return dict_lacks_deepcopy(x, d);
     }
     PyObject *dict = instance_dict(x);
     if (dict == NULL) {
