@@ -57,9 +57,12 @@ list_with_capacity(Py_ssize_t n)
 }
 
 /* Append the run of common atomic items x[i:] to y without calling out (no
- * user code can run, so x cannot change meanwhile).  Returns the new i. */
+ * user code can run, so x cannot change meanwhile).  Returns the new i.
+ * `absent`: on a mirrored memo, the index (in step with the dict), in which
+ * each item must be missing, as stdlib's memo lookup of it would miss; atomic
+ * tuples are not taken then (their items are looked up too). */
 static Py_ssize_t
-append_atomic_run(PyObject *x, PyObject *y, Py_ssize_t i)
+append_atomic_run(PyObject *x, PyObject *y, Py_ssize_t i, const fdc_memo *absent)
 {
     PyObject **src = ((PyListObject *)x)->ob_item;
     PyListObject *yl = (PyListObject *)y;
@@ -70,12 +73,15 @@ append_atomic_run(PyObject *x, PyObject *y, Py_ssize_t i)
     }
     PyObject **dst = yl->ob_item + filled;
     Py_ssize_t start = i;
-    int tuple_ok = FDC.tuple_ok;
+    int tuple_ok = FDC.tuple_ok && absent == NULL;
     while (i < n) {
         PyTypeObject *tp = Py_TYPE(src[i]);
         if (fdc_is_common_atomic_type(tp)) {
             /* a run of one type needs a single comparison per item */
             do {
+                if (absent != NULL && fdc_memo_lookup(absent, src[i], fdc_memo_hash(src[i]))) {
+                    goto done;
+                }
                 Py_INCREF(src[i]);
                 *dst++ = src[i];
                 i++;
@@ -90,6 +96,7 @@ append_atomic_run(PyObject *x, PyObject *y, Py_ssize_t i)
             break;
         }
     }
+done:
     Py_SET_SIZE(yl, filled + (i - start));
     FDC_STATS.objects += (uint64_t)(i - start);
     return i;
@@ -101,6 +108,26 @@ static inline int
 atomic_fast_path(fdc_ctx *ctx)
 {
     return ctx->native != NULL && FDC.atomic_ok;
+}
+
+/* On a mirrored memo whose index is in step with the dict, *absent is the
+ * index: atomic objects missing from it are their own copies, as on a native
+ * memo.  Otherwise NULL.  -1 on error. */
+static int
+mirror_absent_index(fdc_ctx *ctx, const fdc_memo **absent)
+{
+    *absent = NULL;
+    if (ctx->mirror == NULL || !FDC.atomic_ok) {
+        return 0;
+    }
+    int r = fdc_mirror_check(ctx->mirror);
+    if (r < 0) {
+        return -1;
+    }
+    if (r == 0) {
+        *absent = ctx->mirror->index;
+    }
+    return 0;
 }
 
 /* memo[id(x)] = y before the first item that is not its own copy (stdlib
@@ -161,13 +188,24 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
     while (i < PyList_GET_SIZE(x)) {
         PyObject *item = PyList_GET_ITEM(x, i);
         if (atomic_fast_path(ctx) && fdc_is_own_copy(item, FDC.tuple_ok)) {
-            Py_ssize_t next = append_atomic_run(x, y, i);
+            Py_ssize_t next = append_atomic_run(x, y, i, NULL);
             if (next > i) {
                 i = next;
                 continue;
             }
             /* y is full (x grew meanwhile): this item goes through the
              * general path, which appends with PyList_Append */
+        }
+        else if (ctx->mirror != NULL && fdc_is_common_atomic_type(Py_TYPE(item))) {
+            const fdc_memo *absent;
+            if (mirror_absent_index(ctx, &absent) < 0) {
+                goto error;
+            }
+            Py_ssize_t next = absent ? append_atomic_run(x, y, i, absent) : i;
+            if (next > i) {
+                i = next;
+                continue;
+            }
         }
         if (store_before_items(ctx, x, y, stored) < 0) {
             goto error;
@@ -237,20 +275,28 @@ fdc_is_flat_container(PyObject *v, int tuple_ok)
     return 0;
 }
 
-/* Only reads x: no user code runs. */
+/* Is an atomic object certainly its own copy: missing from the mirror's
+ * index `absent` when there is one? */
+static inline int
+absent_from(const fdc_memo *absent, PyObject *o)
+{
+    return absent == NULL || fdc_memo_lookup(absent, o, fdc_memo_hash(o)) == NULL;
+}
+
+/* Only reads x: no user code runs.  `absent`: see append_atomic_run. */
 static void
-scan_dict(PyObject *x, dict_scan *s)
+scan_dict(PyObject *x, dict_scan *s, const fdc_memo *absent)
 {
     Py_ssize_t pos = 0;
     PyObject *key, *value;
-    int tuple_ok = FDC.tuple_ok, leading = 1;
+    int tuple_ok = FDC.tuple_ok && absent == NULL, leading = 1;
     s->scanned = s->seen = s->count = s->resume = 0;
     s->all = 1;
     s->patchable = 1;
     while (PyDict_Next(x, &pos, &key, &value)) {
-        int atomic_key = fdc_is_common_atomic_type(Py_TYPE(key));
+        int atomic_key = fdc_is_common_atomic_type(Py_TYPE(key)) && absent_from(absent, key);
         int buffered = s->seen < FDC_DICT_SCAN_MAX;
-        if (atomic_key && fdc_is_own_copy(value, tuple_ok)) {
+        if (atomic_key && fdc_is_own_copy(value, tuple_ok) && absent_from(absent, value)) {
             if (leading && buffered) {
                 s->count++;
                 s->resume = pos;
@@ -316,9 +362,10 @@ copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
     }
     FDC_STATS.objects += 2 * (uint64_t)s->seen;
     int tuple_ok = FDC.tuple_ok;
-    if (ctx->depth == 1) {
+    if (ctx->depth == 1 && ctx->native != NULL) {
         /* x is the object the call was made for, whose entry is never made
-         * (deepcopy.c, memoize_copy): nothing that runs here can look it up */
+         * on a native memo (deepcopy.c, memoize_copy): nothing that runs here
+         * can look it up */
         stored = NULL;
     }
     if (s->scanned == s->seen) {
@@ -358,8 +405,12 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
     dict_scan scan;   /* (its key and value arrays are filled by the scan, not zeroed) */
     scan.scanned = scan.seen = scan.count = scan.resume = 0;
     scan.all = scan.patchable = 0;
-    if (atomic_fast_path(ctx)) {
-        scan_dict(x, &scan);
+    const fdc_memo *absent = NULL;
+    if (!atomic_fast_path(ctx) && mirror_absent_index(ctx, &absent) < 0) {
+        return NULL;
+    }
+    if (atomic_fast_path(ctx) || absent != NULL) {
+        scan_dict(x, &scan, absent);
         if (scan.all) {
             /* Every y[k] = v would store x's own key and value, in x's order:
              * a clone holds the same.  No memo entry is needed before. */

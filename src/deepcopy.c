@@ -57,7 +57,7 @@ mirror_keep_alive(fdc_ctx *ctx, PyObject *x)
                 return -1;
             }
             PyList_SET_ITEM(list, 0, Py_NewRef(x));
-            r = fdc_mirror_setitem(m, m->dict, list);
+            r = fdc_mirror_setitem(m, m->dict, m->dict_id, list);
             Py_DECREF(list);
             return r;
         }
@@ -173,7 +173,7 @@ fdc_memo_set(fdc_ctx *ctx, PyObject *x, PyObject *y)
     if (ctx->mirror != NULL) {
         int r = fdc_mirror_check(ctx->mirror);
         if (r <= 0) {
-            return r < 0 ? -1 : fdc_mirror_setitem(ctx->mirror, x, y);
+            return r < 0 ? -1 : fdc_mirror_setitem(ctx->mirror, x, NULL, y);
         }
     }
     PyObject *key = PyLong_FromVoidPtr(x);
@@ -229,13 +229,9 @@ fdc_memo_expose(fdc_ctx *ctx)
     if (fdc_memo_resolve_all(ctx->native) < 0) {
         return NULL;
     }
-    PyObject *d = fdc_memo_to_dict(ctx->native);
+    PyObject *id;
+    PyObject *d = fdc_memo_to_dict(ctx->native, &id);
     if (d == NULL) {
-        return NULL;
-    }
-    PyObject *id = PyLong_FromVoidPtr(d);
-    if (id == NULL) {
-        Py_DECREF(d);
         return NULL;
     }
     ctx->pymemo = d;
@@ -252,7 +248,7 @@ fdc_memo_expose(fdc_ctx *ctx)
     ctx->mirror = m;
     ctx->mirror_index = ctx->native;
     ctx->native = NULL;
-    if (fdc_mirror_start(m, d, ctx->mirror_index) < 0) {
+    if (fdc_mirror_start(m, d, id, ctx->mirror_index) < 0) {
         return NULL;
     }
     return d;

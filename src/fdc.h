@@ -138,11 +138,13 @@ typedef struct {
 } fdc_mirror;
 
 int fdc_mirror_check_slow(fdc_mirror *m);
-/* memo[id(x)] = y on the dict, and in the index (after a successful check). */
-int fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y);
-/* Start mirroring `dict`, made from `index` (whose keep-alive array is dropped:
- * the dict's memo[id(memo)] list holds those objects now). */
-int fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index);
+/* memo[key] = y on the dict, key being id(x) (NULL: made here), and in the
+ * index (after a successful check). */
+int fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y);
+/* Start mirroring `dict` (whose id is `dict_id`), made from `index` (whose
+ * keep-alive array is dropped: the dict's memo[id(memo)] list holds those
+ * objects now). */
+int fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *index);
 /* Stop; returns the index for its owner to release. */
 fdc_memo *fdc_mirror_stop(fdc_mirror *m);
 

@@ -219,28 +219,39 @@ keep_as_list(const fdc_memo *m)
 }
 
 PyObject *
-fdc_memo_to_dict(const fdc_memo *m)
+fdc_memo_to_dict(const fdc_memo *m, PyObject **dict_id)
 {
+    *dict_id = NULL;
     PyObject *d = PyDict_New();
     if (d == NULL) {
+        return NULL;
+    }
+    /* id(d), also the key of the keep-alive list: the same object, so that
+     * looking the list up with it is an identity hit */
+    PyObject *id = PyLong_FromVoidPtr(d);
+    if (id == NULL) {
+        Py_DECREF(d);
         return NULL;
     }
     for (Py_ssize_t k = 0; k <= m->used; k++) {
         if (k == m->keep_first_at) {
             PyObject *list = keep_as_list(m);
-            if (list == NULL || dict_set_id(d, d, list) < 0) {
+            if (list == NULL || PyDict_SetItem(d, id, list) < 0) {
                 Py_XDECREF(list);
-                Py_DECREF(d);
-                return NULL;
+                goto error;
             }
             Py_DECREF(list);
         }
         if (k < m->used && dict_set_id(d, m->entries[k].key, m->entries[k].value) < 0) {
-            Py_DECREF(d);
-            return NULL;
+            goto error;
         }
     }
+    *dict_id = id;
     return d;
+error:
+    Py_DECREF(id);
+    Py_DECREF(d);
+    return NULL;
 }
 
 size_t

@@ -69,8 +69,9 @@ void fdc_memo_clear(fdc_memo *m);
 void fdc_memo_drop_keep(fdc_memo *m);
 /* Release everything including the allocation. */
 void fdc_memo_free(fdc_memo *m);
-/* Build the dict stdlib would hold: {id(k): v, ..., id(d): [kept...]} */
-PyObject *fdc_memo_to_dict(const fdc_memo *m);
+/* Build the dict stdlib would hold: {id(k): v, ..., id(d): [kept...]};
+ * *dict_id: a new reference to id(d), the very key of the keep-alive list. */
+PyObject *fdc_memo_to_dict(const fdc_memo *m, PyObject **dict_id);
 size_t fdc_memo_bytes(const fdc_memo *m);
 
 #endif

@@ -169,11 +169,14 @@ fdc_mirror_check_slow(fdc_mirror *m)
 }
 
 int
-fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y)
+fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
 {
-    PyObject *key = PyLong_FromVoidPtr(x);
+    PyObject *own = NULL;
     if (key == NULL) {
-        return -1;
+        key = own = PyLong_FromVoidPtr(x);
+        if (key == NULL) {
+            return -1;
+        }
     }
     /* after a successful check the index has exactly the dict's int keys */
     size_t hash = fdc_memo_hash(x);
@@ -194,20 +197,17 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *y)
     /* Replacing released the old values (in the dict and in the index), whose
      * finalizers may have changed the dict: m->version stays behind, so the
      * next check resyncs. */
-    Py_DECREF(key);
+    Py_XDECREF(own);
     return r;
 }
 
 int
-fdc_mirror_start(fdc_mirror *m, PyObject *dict, fdc_memo *index)
+fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *index)
 {
     /* `index` holds the entries `dict` was built from; add the keep-alive list
      * (memo[id(memo)], a key like any other) and the bookkeeping. */
     m->index = index;   /* first: fdc_mirror_stop hands it back even after a failure */
-    m->dict_id = PyLong_FromVoidPtr(dict);
-    if (m->dict_id == NULL) {
-        return -1;
-    }
+    m->dict_id = Py_NewRef(dict_id);
     m->dict = Py_NewRef(dict);
     m->broken = 0;
     m->resyncs = 0;

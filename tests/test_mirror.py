@@ -61,6 +61,18 @@ def _delete_then_append(memo, hook):
     memo[-2] = "b"
 
 
+def _delete_then_add_one(memo, hook):
+    # the dict's size is what it was: only the deletion itself tells
+    if memo.pop(id(hook.shared), None) is not None:
+        memo[-1] = "a"
+
+
+def _pop_item(memo, hook):
+    if memo:
+        memo.popitem()
+        memo[-1] = "a"
+
+
 def _delete_first(memo, hook):
     if memo:
         del memo[next(iter(memo))]
@@ -124,6 +136,7 @@ def _nested_copy_without_memo(memo, hook):
 
 ACTIONS = {f.__name__.lstrip("_"): f for f in [
     _overwrite_shared, _overwrite_shared_same_size, _delete_shared, _delete_then_append,
+    _delete_then_add_one, _pop_item,
     _delete_first, _clear, _clear_and_refill, _float_key, _int_subclass_key,
     _str_and_odd_keys, _replace_keep_alive, _delete_keep_alive, _keep_alive_not_a_list,
     _many_appends, _overwrite_own_entry, _copy_shared_twice, _nested_copy_without_memo]}
@@ -212,3 +225,72 @@ def test_memo_used_after_the_copy_ended():
         again_ours = hc.fastdeepcopy.deepcopy([shared, [5]], our_memo)
     assert again_ref[0] is out_ref[1][1] and again_ours[0] is out_ours[1][1]
     hc.assert_same_memo(ref_memo, our_memo, comp)
+
+
+ATOMS = (7, "key", 2.5, None, True, b"raw")
+
+
+class AtomHook:
+    """Stores entries under the ids of atomic objects, which stdlib's lookups
+    then find: every int, str, float... of a later copy with this memo is
+    looked up, also where the engine takes runs of atomic items at once."""
+
+    def __init__(self, payload):
+        self.payload = payload
+
+    def __deepcopy__(self, memo):
+        new = AtomHook.__new__(AtomHook)
+        memo[id(self)] = new
+        for a in ATOMS:
+            memo[id(a)] = ("replaced", a)
+        new.payload = current_deepcopy()(self.payload, memo)
+        return new
+
+
+@pytest.mark.parametrize("payload", [
+    [1, 2, 7, 3],                         # a run of ints with one entry in it
+    [7],
+    ["a", "key", "b", 2.5, None, True],
+    {"key": 1},                           # an atomic key with an entry
+    {"a": 7, "b": 2},                     # an atomic value with an entry
+    {"a": 1, "b": [7, 8]},                # a flat list holding one
+    {"a": 1, "b": [1, 2], "c": b"raw"},
+    {"a": 1, "b": [1, 2], "c": {"key": 3}},
+    [[1, 2], {"x": 1}, (7, 8), [b"raw"]],
+], ids=repr)
+def test_memo_entries_for_atomic_objects(payload):
+    obj = [[1, 2], AtomHook(payload), [1, 7], {"key": 7}]
+    out_ref, out_ours = hc.run_both(obj)
+    hc.assert_same_outcome(out_ref, out_ours, obj)
+
+
+class PayloadHook:
+    """The usual __deepcopy__, keeping the memo it was given."""
+
+    def __init__(self, payload):
+        self.payload = payload
+
+    def __deepcopy__(self, memo):
+        SEEN.setdefault(current(), []).append(memo)
+        new = PayloadHook.__new__(PayloadHook)
+        memo[id(self)] = new
+        new.payload = current_deepcopy()(self.payload, memo)
+        return new
+
+
+@pytest.mark.parametrize("payload", [
+    {"a": 1, "b": [1, 2]},                # memo[id(x)] = y before the list's entry
+    {"a": 1, "b": [1, 2], "c": {"k": 3}, "d": bytearray(b"x")},
+    {"a": 1, "b": 2},
+    [1, 2, [3], 4],
+    [[1], [2]],
+], ids=repr)
+def test_flat_payload_memo_order(payload):
+    """A dict or list that is the object of a hook's inner call: stdlib's memo
+    has its entry before those of the containers inside it."""
+    SEEN.clear()
+    obj = [PayloadHook(payload), [1, 2]]
+    out_ref, out_ours = hc.run_both(obj)
+    comp = hc.assert_same_outcome(out_ref, out_ours, obj)
+    for ref_memo, our_memo in zip(SEEN["ref"], SEEN["ours"]):
+        hc.assert_same_memo(ref_memo, our_memo, comp)
