@@ -87,7 +87,8 @@ class HookMemo:
     """Uses the memo: the native memo is materialized while copying."""
 
     def __init__(self):
-        self.p = [1, [2]]
+        # (atomic runs and a dict of flat values: the mirrored memo's fast paths)
+        self.p = [1, [2], {"a": 1, "b": [3, 4], "c": bytearray(b"x"), "d": {"e": 5}}]
 
     def __deepcopy__(self, memo):
         new = HookMemo.__new__(HookMemo)

@@ -61,7 +61,7 @@ list_with_capacity(Py_ssize_t n)
  * `absent`: on a mirrored memo, the index (in step with the dict), in which
  * each item must be missing, as stdlib's memo lookup of it would miss; atomic
  * tuples are not taken then (their items are looked up too). */
-static Py_ssize_t
+static FDC_ALWAYS_INLINE Py_ssize_t
 append_atomic_run(PyObject *x, PyObject *y, Py_ssize_t i, const fdc_memo *absent)
 {
     PyObject **src = ((PyListObject *)x)->ob_item;
@@ -233,6 +233,9 @@ error:
  * code. */
 #define FDC_FLAT_MAX 32
 
+/* Flat containers among a dict's values remembered without an allocation. */
+#define FDC_FLAT_INLINE 8
+
 typedef struct {
     PyObject *keys[FDC_DICT_SCAN_MAX];   /* borrowed from x */
     PyObject *values[FDC_DICT_SCAN_MAX];
@@ -242,7 +245,64 @@ typedef struct {
     Py_ssize_t resume;   /* PyDict_Next position after them */
     int all;             /* every item is its own copy */
     int patchable;       /* every item is its own copy or a flat container */
+    /* the items whose values are flat containers, in order, as key, value
+     * pairs (borrowed): in `inline_flat`, or in a PyMem array of
+     * flat_capacity pairs when more; NULL when memory ran out (then the
+     * clone is walked instead) */
+    PyObject **flat;
+    Py_ssize_t nflat, flat_capacity;
+    PyObject *inline_flat[2 * FDC_FLAT_INLINE];
 } dict_scan;
+
+/* What is read before (or without) a scan; scan_dict sets the rest. */
+static inline void
+scan_init(dict_scan *s)
+{
+    s->count = 0;
+    s->flat = s->inline_flat;
+    s->nflat = 0;
+}
+
+static inline void
+scan_release(dict_scan *s)
+{
+    if (s->flat != s->inline_flat) {
+        PyMem_Free(s->flat);
+    }
+}
+
+/* Make room for more flat pairs; when no memory is left, the list is dropped
+ * (s->flat = NULL).  Never raises. */
+static void
+grow_flat(dict_scan *s)
+{
+    Py_ssize_t capacity = s->flat == s->inline_flat ? FDC_FLAT_INLINE : s->flat_capacity;
+    PyObject **bigger = PyMem_Malloc(sizeof(PyObject *) * 4 * (size_t)capacity);
+    if (bigger != NULL) {
+        memcpy(bigger, s->flat, sizeof(PyObject *) * 2 * (size_t)s->nflat);
+        s->flat_capacity = 2 * capacity;
+    }
+    scan_release(s);
+    s->flat = bigger;
+}
+
+/* Remember an item whose value is a flat container. */
+static inline void
+remember_flat(dict_scan *s, PyObject *key, PyObject *value)
+{
+    if (s->flat == NULL) {
+        return;
+    }
+    if (s->nflat == (s->flat == s->inline_flat ? FDC_FLAT_INLINE : s->flat_capacity)) {
+        grow_flat(s);
+        if (s->flat == NULL) {
+            return;
+        }
+    }
+    s->flat[2 * s->nflat] = key;
+    s->flat[2 * s->nflat + 1] = value;
+    s->nflat++;
+}
 
 int
 fdc_is_flat_container(PyObject *v, int tuple_ok)
@@ -283,8 +343,10 @@ absent_from(const fdc_memo *absent, PyObject *o)
     return absent == NULL || fdc_memo_lookup(absent, o, fdc_memo_hash(o)) == NULL;
 }
 
-/* Only reads x: no user code runs.  `absent`: see append_atomic_run. */
-static void
+/* Only reads x: no user code runs.  `absent`: see append_atomic_run.
+ * (Inlined into each caller, so that the native memo's copy, absent == NULL,
+ * does not test it per item.) */
+static FDC_ALWAYS_INLINE void
 scan_dict(PyObject *x, dict_scan *s, const fdc_memo *absent)
 {
     Py_ssize_t pos = 0;
@@ -305,6 +367,7 @@ scan_dict(PyObject *x, dict_scan *s, const fdc_memo *absent)
         else if (atomic_key && fdc_is_flat_container(value, tuple_ok)) {
             leading = 0;
             s->all = 0;
+            remember_flat(s, key, value);
         }
         else {
             s->all = s->patchable = 0;
@@ -368,18 +431,17 @@ copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
          * can look it up */
         stored = NULL;
     }
-    if (s->scanned == s->seen) {
-        for (Py_ssize_t i = 0; i < s->scanned; i++) {
-            if (!fdc_is_own_copy(s->values[i], tuple_ok) &&
-                patch_flat_value(ctx, x, y, s->keys[i], s->values[i], stored) < 0) {
+    if (s->flat != NULL) {
+        for (Py_ssize_t i = 0; i < s->nflat; i++) {
+            if (patch_flat_value(ctx, x, y, s->flat[2 * i], s->flat[2 * i + 1], stored) < 0) {
                 goto error;
             }
         }
         return y;
     }
-    /* More items than the buffer: walk the clone.  Replacing the value of a
-     * key that is there is allowed during PyDict_Next; the old value is
-     * still x's, and nothing that runs can change x or y. */
+    /* The list of flat values is incomplete: walk the clone.  Replacing the
+     * value of a key that is there is allowed during PyDict_Next; the old
+     * value is still x's, and nothing that runs can change x or y. */
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(y, &pos, &key, &value)) {
@@ -402,15 +464,23 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
      * (the right-hand side, the value, is evaluated first) */
     Py_ssize_t used = PyDict_GET_SIZE(x), remaining = used, pos = 0;
     PyObject *key, *value;
-    dict_scan scan;   /* (its key and value arrays are filled by the scan, not zeroed) */
-    scan.scanned = scan.seen = scan.count = scan.resume = 0;
-    scan.all = scan.patchable = 0;
+    dict_scan scan;
+    scan_init(&scan);
     const fdc_memo *absent = NULL;
-    if (!atomic_fast_path(ctx) && mirror_absent_index(ctx, &absent) < 0) {
-        return NULL;
+    int fast = atomic_fast_path(ctx);
+    if (!fast) {
+        if (mirror_absent_index(ctx, &absent) < 0) {
+            return NULL;
+        }
+        fast = absent != NULL;
     }
-    if (atomic_fast_path(ctx) || absent != NULL) {
-        scan_dict(x, &scan, absent);
+    if (fast) {
+        if (absent == NULL) {
+            scan_dict(x, &scan, NULL);
+        }
+        else {
+            scan_dict(x, &scan, absent);
+        }
         if (scan.all) {
             /* Every y[k] = v would store x's own key and value, in x's order:
              * a clone holds the same.  No memo entry is needed before. */
@@ -421,8 +491,11 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
             /* (not for a split table, an instance __dict__: its clone would be
              * split too, which the y.__dict__.update(state) after it merges
              * item by item, slower than building the copy item by item) */
-            return copy_patchable_dict(ctx, x, &scan, stored);
+            PyObject *y = copy_patchable_dict(ctx, x, &scan, stored);
+            scan_release(&scan);
+            return y;
         }
+        scan_release(&scan);   /* (only the leading run is used from here on) */
     }
     PyObject *y = _PyDict_NewPresized(used);
     if (y == NULL) {

@@ -21,6 +21,14 @@
 
 #include "memo.h"
 
+/* Force inlining where a caller passes a constant that removes a test from
+ * a loop (GCC and Clang; elsewhere an ordinary inline function). */
+#if defined(__GNUC__)
+#define FDC_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define FDC_ALWAYS_INLINE inline
+#endif
+
 /* ---- interpreter-wide references, filled at import (env.c) ---------------- */
 typedef struct {
     PyObject *copy_module;        /* the stdlib `copy` module */
@@ -235,6 +243,8 @@ int fdc_memo_resolve_all(fdc_memo *m);
 
 /* reduce.c */
 PyObject *fdc_copy_via_reduce(fdc_ctx *ctx, PyObject *x, int deep);
+/* The copy from rv, the value of x's reductor (a str: x itself). */
+PyObject *fdc_copy_from_reduce_value(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep);
 PyObject *fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep);
 int fdc_unpack2(PyObject *obj, PyObject **a, PyObject **b);
 PyObject *fdc_call_star(PyObject *func, PyObject *args);
@@ -248,6 +258,8 @@ enum {
     FDC_KIND_SELF = 2,     /* __deepcopy__ is `return self` (enum.Enum's) */
     FDC_KIND_NAMEDTUPLE = 3, /* collections.namedtuple class, default protocol */
     FDC_KIND_DATETIME = 4, /* exact datetime.date/time/datetime/timedelta */
+    FDC_KIND_OWN_REDUCE = 5, /* object.__reduce_ex__ calling the class's own
+                                __reduce__, a Python function */
 };
 
 /* datetimes.c */

@@ -226,15 +226,20 @@ fdc_copy_via_reduce(fdc_ctx *ctx, PyObject *x, int deep)
     if (rv == NULL) {
         return NULL;
     }
-    PyObject *y;
-    if (PyUnicode_Check(rv)) {
-        y = Py_NewRef(x);
-    }
-    else {
-        y = fdc_reconstruct(ctx, x, rv, deep);
-    }
+    PyObject *y = fdc_copy_from_reduce_value(ctx, x, rv, deep);
     Py_DECREF(rv);
     return y;
+}
+
+PyObject *
+fdc_copy_from_reduce_value(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
+{
+    /* if isinstance(rv, str): return x
+     * return _reconstruct(x, memo, *rv) */
+    if (PyUnicode_Check(rv)) {
+        return Py_NewRef(x);
+    }
+    return fdc_reconstruct(ctx, x, rv, deep);
 }
 
 /* ---- _reconstruct ----------------------------------------------------------- */

@@ -353,6 +353,22 @@ decide_self(PyTypeObject *tp)
     return is_return_self_function(f) || is_c_decimal_deepcopy(tp, f);
 }
 
+/* getattr(x, "__deepcopy__") finds nothing on the class, and getattr(x,
+ * "__reduce_ex__")(4) is object.__reduce_ex__, which finds the class's own
+ * __reduce__ (a Python function) by getattr(x, ...) and getattr(cls, ...)
+ * (cls's metaclass being type itself, nothing can come between), and calls it. */
+static int
+decide_own_reduce(PyTypeObject *tp)
+{
+    if (Py_TYPE(tp) != &PyType_Type || tp->tp_getattro != PyObject_GenericGetAttr ||
+        in_table(FDC.reduce_table, tp) || _PyType_Lookup(tp, FDC.s_deepcopy) != NULL ||
+        !inherits_from_object(tp, FDC.s_reduce_ex)) {
+        return 0;
+    }
+    PyObject *f = _PyType_Lookup(tp, FDC.s_reduce);
+    return f != NULL && Py_IS_TYPE(f, &PyFunction_Type);
+}
+
 static int
 decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
 {
@@ -372,6 +388,9 @@ decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
     }
     if (!in_table(FDC.reduce_table, tp) && (*nfields = fdc_datetime_kind(tp)) > 0) {
         return FDC_KIND_DATETIME;
+    }
+    if (decide_own_reduce(tp)) {
+        return FDC_KIND_OWN_REDUCE;
     }
     return FDC_KIND_GENERIC;
 }
@@ -476,11 +495,12 @@ type_entry(PyTypeObject *tp)
 /* ---- per-instance checks and the PLAIN copy ------------------------------------ */
 
 /* Does the instance dict shadow one of the hooks the protocol looks up on the
- * instance (getattr(x, name) finds instance attributes first)? */
+ * instance (getattr(x, name) finds instance attributes first)?  `last` is the
+ * third name looked up: __getstate__ for PLAIN, __reduce__ for OWN_REDUCE. */
 static int
-dict_shadows_hooks(PyObject *dict)
+dict_shadows_hooks(PyObject *dict, PyObject *last)
 {
-    PyObject *names[3] = {FDC.s_deepcopy, FDC.s_reduce_ex, FDC.s_getstate};
+    PyObject *names[3] = {FDC.s_deepcopy, FDC.s_reduce_ex, last};
     for (int i = 0; i < 3; i++) {
         if (PyDict_GetItemWithError(dict, names[i]) != NULL) {
             return 1;
@@ -720,7 +740,7 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
     if (dict == NULL && PyErr_Occurred()) {
         return NULL;
     }
-    int shadow = dict ? dict_shadows_hooks(dict) : 0;
+    int shadow = dict ? dict_shadows_hooks(dict, FDC.s_getstate) : 0;
     PyObject *y;
     if (shadow < 0) {
         y = NULL;
@@ -734,6 +754,42 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
         y = copy_plain_with(ctx, x, dict, slotnames, defer);
     }
     Py_XDECREF(dict);
+    return y;
+}
+
+/* OWN_REDUCE: rv = type(x).__reduce__(x), unless an instance attribute
+ * shadows one of the names stdlib looks up on the way (then NULL without an
+ * exception: the full protocol). */
+static PyObject *
+copy_own_reduce(fdc_ctx *ctx, PyObject *x, unsigned int version)
+{
+    PyTypeObject *tp = Py_TYPE(x);
+    PyObject *dict = instance_dict(x);
+    if (dict == NULL && PyErr_Occurred()) {
+        return NULL;
+    }
+    int shadow = dict ? dict_shadows_hooks(dict, FDC.s_reduce) : 0;
+    Py_XDECREF(dict);
+    if (shadow != 0) {
+        return NULL;   /* -1: the error stands; 1: the full protocol */
+    }
+    /* the key comparisons of those lookups may have run user code */
+    if (Py_TYPE(x) != tp || tp->tp_version_tag != version || !version_is_valid(tp)) {
+        return NULL;
+    }
+    PyObject *f = _PyType_Lookup(tp, FDC.s_reduce);
+    if (f == NULL || !Py_IS_TYPE(f, &PyFunction_Type)) {
+        return NULL;
+    }
+    FDC_STATS.reduce_calls++;
+    Py_INCREF(f);
+    PyObject *rv = PyObject_Vectorcall(f, &x, 1, NULL);
+    Py_DECREF(f);
+    if (rv == NULL) {
+        return NULL;
+    }
+    PyObject *y = fdc_copy_from_reduce_value(ctx, x, rv, 1);
+    Py_DECREF(rv);
     return y;
 }
 
@@ -848,6 +904,10 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
      * key's __eq__, a copy) may reuse it for another class. */
     int kind = e->kind;
     Py_ssize_t nfields = e->nfields;
+    if (kind == FDC_KIND_OWN_REDUCE) {
+        /* (the memo, of any kind, sees the same operations as on the full road) */
+        return copy_own_reduce(ctx, x, e->version);
+    }
     if (ctx->native == NULL && kind != FDC_KIND_SELF) {
         /* A Python memo sees every lookup stdlib makes (even of the class in
          * the reduce args): take the full protocol. */
