@@ -82,7 +82,9 @@ static int
 intern_global_keys(void)
 {
     for (int i = 0; i < N_GLOBALS; i++) {
-        globals_read[i].key = PyUnicode_InternFromString(globals_read[i].name);
+        if (globals_read[i].key == NULL) {   /* (kept from a failed earlier init) */
+            globals_read[i].key = PyUnicode_InternFromString(globals_read[i].name);
+        }
         if (globals_read[i].key == NULL) {
             return -1;
         }
@@ -189,10 +191,43 @@ fdc_env_refresh_slow(void)
     return 0;
 }
 
-static PyObject *
-intern(const char *s)
+/* *slot = the interned string s, unless a failed earlier init already made
+ * it (an import is retried from the start).  0 ok, -1 error. */
+static int
+intern(PyObject **slot, const char *s)
 {
-    return PyUnicode_InternFromString(s);
+    if (*slot == NULL) {
+        *slot = PyUnicode_InternFromString(s);
+    }
+    return *slot != NULL ? 0 : -1;
+}
+
+/* *slot = make(), unless already made by a failed earlier init. */
+static int
+make_once(PyObject **slot, PyObject *(*make)(void))
+{
+    if (*slot == NULL) {
+        *slot = make();
+    }
+    return *slot != NULL ? 0 : -1;
+}
+
+static PyObject *
+make_empty_tuple(void)
+{
+    return PyTuple_New(0);
+}
+
+static PyObject *
+make_four(void)
+{
+    return PyLong_FromLong(4);
+}
+
+static PyObject *
+make_nil(void)
+{
+    return PyList_New(0);
 }
 
 int
@@ -212,37 +247,37 @@ fdc_env_init(void)
     }
     FDC.copy_dict = PyModule_GetDict(FDC.copy_module);
     FDC.copyreg_dict = PyModule_GetDict(FDC.copyreg_module);
-    if (!(FDC.s_new = intern("__new__")) ||
-        !(FDC.s_func = intern("__func__")) ||
-        !(FDC.s_name = intern("__name__")) ||
-        !(FDC.s_tuple_new = intern("_tuple_new")) ||
-        !(FDC.s_deepcopy = intern("__deepcopy__")) ||
-        !(FDC.s_reduce_ex = intern("__reduce_ex__")) ||
-        !(FDC.s_reduce = intern("__reduce__")) ||
-        !(FDC.s_setstate = intern("__setstate__")) ||
-        !(FDC.s_dict = intern("__dict__")) ||
-        !(FDC.s_update = intern("update")) ||
-        !(FDC.s_items = intern("items")) ||
-        !(FDC.s_append = intern("append")) ||
-        !(FDC.s_get = intern("get")) ||
-        !(FDC.s_copy = intern("__copy__")) ||
-        !(FDC.s_replace = intern("__replace__")) ||
-        !(FDC.s_slotnames = intern("__slotnames__")) ||
-        !(FDC.s_getstate = intern("__getstate__")) ||
-        !(FDC.s_getnewargs = intern("__getnewargs__")) ||
-        !(FDC.s_getnewargs_ex = intern("__getnewargs_ex__"))) {
+    if (intern(&FDC.s_new, "__new__") < 0 ||
+        intern(&FDC.s_func, "__func__") < 0 ||
+        intern(&FDC.s_name, "__name__") < 0 ||
+        intern(&FDC.s_tuple_new, "_tuple_new") < 0 ||
+        intern(&FDC.s_deepcopy, "__deepcopy__") < 0 ||
+        intern(&FDC.s_reduce_ex, "__reduce_ex__") < 0 ||
+        intern(&FDC.s_reduce, "__reduce__") < 0 ||
+        intern(&FDC.s_setstate, "__setstate__") < 0 ||
+        intern(&FDC.s_dict, "__dict__") < 0 ||
+        intern(&FDC.s_update, "update") < 0 ||
+        intern(&FDC.s_items, "items") < 0 ||
+        intern(&FDC.s_append, "append") < 0 ||
+        intern(&FDC.s_get, "get") < 0 ||
+        intern(&FDC.s_copy, "__copy__") < 0 ||
+        intern(&FDC.s_replace, "__replace__") < 0 ||
+        intern(&FDC.s_slotnames, "__slotnames__") < 0 ||
+        intern(&FDC.s_getstate, "__getstate__") < 0 ||
+        intern(&FDC.s_getnewargs, "__getnewargs__") < 0 ||
+        intern(&FDC.s_getnewargs_ex, "__getnewargs_ex__") < 0) {
         return -1;
     }
-    FDC.empty_tuple = PyTuple_New(0);
-    FDC.four = PyLong_FromLong(4);
-    FDC.nil = PyList_New(0);
-    if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL ||
+    if (make_once(&FDC.empty_tuple, make_empty_tuple) < 0 ||
+        make_once(&FDC.four, make_four) < 0 ||
+        make_once(&FDC.nil, make_nil) < 0 ||
         PyType_Ready(&fdc_PendingType) < 0) {
         return -1;
     }
     if (intern_global_keys() < 0) {
         return -1;
     }
-    FDC.newobj_orig = Py_XNewRef(PyDict_GetItemString(FDC.copyreg_dict, "__newobj__"));
+    Py_XSETREF(FDC.newobj_orig,
+               Py_XNewRef(PyDict_GetItemString(FDC.copyreg_dict, "__newobj__")));
     return fdc_env_refresh_slow();
 }

@@ -76,6 +76,12 @@ fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value)
             i = (i + 1) & m->mask;
         }
     }
+    return fdc_memo_insert_new(m, key, hash, value);
+}
+
+int
+fdc_memo_insert_new(fdc_memo *m, void *key, size_t hash, PyObject *value)
+{
     if (m->used == m->capacity && memo_grow(m) < 0) {
         return -1;
     }

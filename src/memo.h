@@ -62,6 +62,8 @@ fdc_memo_lookup(const fdc_memo *m, const void *key, size_t hash)
 }
 /* Insert or replace (steals nothing: increfs value).  -1 + MemoryError on failure. */
 int fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value);
+/* Insert a key known to be absent (no probe for it).  -1 + MemoryError on failure. */
+int fdc_memo_insert_new(fdc_memo *m, void *key, size_t hash, PyObject *value);
 int fdc_memo_keep(fdc_memo *m, PyObject *obj);
 /* Release every reference; keep the allocation if small, shrink if large. */
 void fdc_memo_clear(fdc_memo *m);

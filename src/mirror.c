@@ -183,7 +183,8 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
     int replacing = fdc_memo_lookup(m->index, x, hash) != NULL;
     int r = PyDict_SetItem(m->dict, key, y);
     if (r == 0) {
-        r = fdc_memo_store(m->index, x, hash, y);
+        r = replacing ? fdc_memo_store(m->index, x, hash, y)
+                      : fdc_memo_insert_new(m->index, x, hash, y);
         if (r < 0) {
             give_up(m);   /* the dict has the entry, the index does not */
         }
