@@ -154,10 +154,40 @@ copy_flat_dict_deferred(fdc_ctx *ctx, PyObject *d, PyObject *const *keys,
     return p;
 }
 
+/* Can the snapshot's items be stored in y as attributes, with exactly the
+ * effect of y.__dict__.update(them)?  Yes when generic setattr stores each of
+ * them in the instance: no class attribute of that name is a data descriptor
+ * (a property, a slot), whose __set__ setattr would call instead.  (On 3.11+
+ * an instance whose dict was never asked for keeps its values inline, in
+ * insertion order, and no dict is made for it.) */
+static int
+stores_as_attributes(PyObject *y, const pending_object *p)
+{
+    PyTypeObject *tp = Py_TYPE(y);
+    if (tp->tp_setattro != PyObject_GenericSetAttr || tp->tp_dictoffset == 0) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < Py_SIZE(p); i++) {
+        PyObject *attr = _PyType_Lookup(tp, p->items[2 * i]);
+        if (attr != NULL && Py_TYPE(attr)->tp_descr_set != NULL) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* y.__dict__.update(the snapshot's dict): str keys, no user code. */
 static int
 update_dict_from(PyObject *y, const pending_object *p)
 {
+    if (stores_as_attributes(y, p)) {
+        for (Py_ssize_t i = 0; i < Py_SIZE(p); i++) {
+            if (PyObject_GenericSetAttr(y, p->items[2 * i], p->items[2 * i + 1]) < 0) {
+                return -1;
+            }
+        }
+        return 0;
+    }
     PyObject *ydict = PyObject_GenericGetDict(y, NULL);
     if (ydict == NULL) {
         return -1;

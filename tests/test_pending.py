@@ -293,3 +293,51 @@ def test_slots_set_through_a_property():
     out_ref, out_ours = check(factory)
     assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
     assert out_ours[1][0]._a == out_ref[1][0]._a
+
+
+class Shadowed:
+    """Instance dict keys named like class attributes: a property (a data
+    descriptor, whose setter y.__dict__.update never calls), a plain class
+    attribute and a method (setattr would store those in the instance too)."""
+    setter_calls = []
+    plain = "class value"
+
+    def __init__(self):
+        self.__dict__["prop"] = [1, 2]
+        self.__dict__["plain"] = "instance value"
+        self.__dict__["method"] = 3
+        self.other = 4
+
+    @property
+    def prop(self):
+        return "the property"
+
+    @prop.setter
+    def prop(self, value):
+        Shadowed.setter_calls.append(value)
+
+    def method(self):
+        return "method"
+
+
+def test_state_keys_named_like_class_attributes():
+    def factory():
+        return [Shadowed(), Shadowed()]
+    Shadowed.setter_calls.clear()
+    out_ref, out_ours = check(factory)
+    assert Shadowed.setter_calls == []
+    for ref, ours in zip(out_ref[1], out_ours[1]):
+        assert list(ours.__dict__.items()) == list(ref.__dict__.items())
+
+
+def test_state_order_kept_when_stored_as_attributes():
+    """Keys in another order than the class's first instance had them: the
+    copy's __dict__ has the original's order (stdlib's update)."""
+    def factory():
+        a = Rec(x=1, y=[2], z="3")
+        b = Rec(z="3", y=[2], x=1)
+        b.extra = (1, 2)
+        return [a, b]
+    out_ref, out_ours = check(factory)
+    for ref, ours in zip(out_ref[1], out_ours[1]):
+        assert list(ours.__dict__) == list(ref.__dict__)
