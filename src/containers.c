@@ -757,3 +757,144 @@ fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x)
     Py_SET_SIZE(y, n);
     return y;
 }
+
+/* ---- a flat root: the whole copy without a memo -------------------------- */
+
+/* A call deepcopy(x) with no memo, x an exact list or dict whose items
+ * (values; keys atomic) are their own copies or flat containers, each of
+ * those met once: no user code runs and no object is met twice, so no memo
+ * lookup can hit and nobody sees the memo; the copy needs none at all. */
+typedef struct {
+    PyObject *items[FDC_FLAT_INLINE];   /* the flat containers met (borrowed) */
+    Py_ssize_t count;
+} flat_seen;
+
+/* Is v its own copy (0), a flat container met for the first time (1), or
+ * neither / a container met before / one too many (-1)? */
+static int
+classify_root_item(PyObject *v, flat_seen *seen, int tuple_ok)
+{
+    if (fdc_is_own_copy(v, tuple_ok)) {
+        return 0;
+    }
+    if (seen->count == FDC_FLAT_INLINE || !fdc_is_flat_container(v, tuple_ok)) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < seen->count; i++) {
+        if (seen->items[i] == v) {
+            return -1;   /* shared: its second copy is a memo hit */
+        }
+    }
+    seen->items[seen->count++] = v;
+    return 1;
+}
+
+/* The copy of a flat container (its items are their own copies). */
+static PyObject *
+copy_flat(PyObject *v)
+{
+    FDC_STATS.objects++;
+    if (PyByteArray_CheckExact(v)) {
+        return fdc_copy_bytearray(NULL, v);
+    }
+    if (PyDict_CheckExact(v)) {
+        FDC_STATS.objects += 2 * (uint64_t)PyDict_GET_SIZE(v);
+        return PyDict_Copy(v);
+    }
+    Py_ssize_t n = PyList_GET_SIZE(v);
+    PyObject *y = list_with_capacity(n);
+    if (y == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        ((PyListObject *)y)->ob_item[i] = Py_NewRef(PyList_GET_ITEM(v, i));
+    }
+    Py_SET_SIZE(y, n);
+    FDC_STATS.objects += (uint64_t)n;
+    return y;
+}
+
+static PyObject *
+copy_flat_root_list(PyObject *x, int tuple_ok)
+{
+    Py_ssize_t n = PyList_GET_SIZE(x);
+    flat_seen seen = {.count = 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (classify_root_item(PyList_GET_ITEM(x, i), &seen, tuple_ok) < 0) {
+            return NULL;
+        }
+    }
+    /* (nothing below runs user code: x stays as classified) */
+    PyObject *y = list_with_capacity(n);
+    if (y == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *v = PyList_GET_ITEM(x, i);
+        PyObject *c = fdc_is_own_copy(v, tuple_ok) ? Py_NewRef(v) : copy_flat(v);
+        if (c == NULL) {
+            Py_DECREF(y);
+            return NULL;
+        }
+        ((PyListObject *)y)->ob_item[i] = c;
+        Py_SET_SIZE(y, i + 1);
+    }
+    FDC_STATS.objects += 1 + (uint64_t)n - (uint64_t)seen.count;
+    return y;
+}
+
+static PyObject *
+copy_flat_root_dict(PyObject *x, int tuple_ok)
+{
+    if (((PyDictObject *)x)->ma_values != NULL) {
+        return NULL;   /* a split table: as in fdc_copy_dict */
+    }
+    flat_seen seen = {.count = 0};
+    PyObject *keys[FDC_FLAT_INLINE];
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(x, &pos, &key, &value)) {
+        if (!fdc_is_common_atomic_type(Py_TYPE(key))) {
+            return NULL;
+        }
+        Py_ssize_t before = seen.count;
+        if (classify_root_item(value, &seen, tuple_ok) < 0) {
+            return NULL;
+        }
+        if (seen.count > before) {
+            keys[before] = key;
+        }
+    }
+    /* a clone, whose flat values are then replaced by their copies, in x's
+     * order (hashing atomic keys runs no user code) */
+    PyObject *y = PyDict_Copy(x);
+    if (y == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < seen.count; i++) {
+        PyObject *c = copy_flat(seen.items[i]);
+        int r = c != NULL ? PyDict_SetItem(y, keys[i], c) : -1;
+        Py_XDECREF(c);
+        if (r < 0) {
+            Py_DECREF(y);
+            return NULL;
+        }
+    }
+    FDC_STATS.objects += 1 + 2 * (uint64_t)PyDict_GET_SIZE(x) - (uint64_t)seen.count;
+    return y;
+}
+
+PyObject *
+fdc_copy_flat_root(PyObject *x)
+{
+    if (!FDC.atomic_ok) {
+        return NULL;
+    }
+    if (PyList_CheckExact(x) && FDC.list_ok) {
+        return copy_flat_root_list(x, FDC.tuple_ok);
+    }
+    if (PyDict_CheckExact(x) && FDC.dict_ok) {
+        return copy_flat_root_dict(x, FDC.tuple_ok);
+    }
+    return NULL;
+}

@@ -533,6 +533,15 @@ fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil)
     if (no_memo && fdc_is_common_atomic_type(Py_TYPE(x)) && FDC.atomic_ok) {
         return Py_NewRef(x);
     }
+    if (no_memo) {
+        /* a list or dict of atomic values and a few flat containers: no memo */
+        PyObject *y = fdc_copy_flat_root(x);
+        if (y != NULL || PyErr_Occurred()) {
+            FDC_STATS.toplevel++;
+            FDC_STATS.errors += (y == NULL);
+            return y;
+        }
+    }
     fdc_ctx ctx = {0};
     ctx.nil = nil ? nil : FDC.nil;
     ctx.ts = fdc_tstate_get();

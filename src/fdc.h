@@ -230,6 +230,10 @@ PyObject *fdc_copy_tuple(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_method(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_set(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x);
+/* deepcopy(x) without a memo of an exact list or dict whose items are their
+ * own copies or a few distinct flat containers: NULL without an exception
+ * when x is not one. */
+PyObject *fdc_copy_flat_root(PyObject *x);
 /* A flat container (an exact bytearray, or a small exact list or dict of
  * items that are their own copies): copying one runs no user code. */
 int fdc_is_flat_container(PyObject *v, int tuple_ok);
