@@ -818,6 +818,11 @@ static PyObject *
 copy_flat_root_list(PyObject *x, int tuple_ok)
 {
     Py_ssize_t n = PyList_GET_SIZE(x);
+    if (n > FDC_FLAT_MAX) {
+        /* (a long list is copied faster in one pass, by runs of one type,
+         * than checked first: what the memo costs is small beside it) */
+        return NULL;
+    }
     flat_seen seen = {.count = 0};
     for (Py_ssize_t i = 0; i < n; i++) {
         if (classify_root_item(PyList_GET_ITEM(x, i), &seen, tuple_ok) < 0) {

@@ -38,6 +38,8 @@ def _shapes():
         "frozenset value": {"f": frozenset([1])},
         "object value": [object()],
         "list holding an atomic tuple": [[(1, 2)], (3,)],
+        "long list (memo road)": list(range(40)) + [a, a, [1]],
+        "long dict": {i: (i, "x") for i in range(40)},
     }
 
 
