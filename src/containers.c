@@ -237,11 +237,11 @@ error:
 #define FDC_FLAT_INLINE 8
 
 typedef struct {
-    PyObject *keys[FDC_DICT_SCAN_MAX];   /* borrowed from x */
-    PyObject *values[FDC_DICT_SCAN_MAX];
-    Py_ssize_t scanned;  /* items in keys/values (the first ones of x) */
+    PyObject *keys[FDC_DICT_SCAN_MAX];   /* borrowed from x: its leading items */
+    PyObject *values[FDC_DICT_SCAN_MAX]; /* that are their own copies, `count` of them */
     Py_ssize_t seen;     /* items looked at */
-    Py_ssize_t count;    /* leading items that are their own copies */
+    Py_ssize_t count;    /* leading items that are their own copies (at most
+                            FDC_DICT_SCAN_MAX) */
     Py_ssize_t resume;   /* PyDict_Next position after them */
     int all;             /* every item is its own copy */
     int patchable;       /* every item is its own copy or a flat container */
@@ -352,14 +352,15 @@ scan_dict(PyObject *x, dict_scan *s, const fdc_memo *absent)
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     int tuple_ok = FDC.tuple_ok && absent == NULL, leading = 1;
-    s->scanned = s->seen = s->count = s->resume = 0;
+    s->seen = s->count = s->resume = 0;
     s->all = 1;
     s->patchable = 1;
     while (PyDict_Next(x, &pos, &key, &value)) {
         int atomic_key = fdc_is_common_atomic_type(Py_TYPE(key)) && absent_from(absent, key);
-        int buffered = s->seen < FDC_DICT_SCAN_MAX;
         if (atomic_key && fdc_is_own_copy(value, tuple_ok) && absent_from(absent, value)) {
-            if (leading && buffered) {
+            if (leading && s->count < FDC_DICT_SCAN_MAX) {
+                s->keys[s->count] = key;
+                s->values[s->count] = value;
                 s->count++;
                 s->resume = pos;
             }
@@ -372,11 +373,6 @@ scan_dict(PyObject *x, dict_scan *s, const fdc_memo *absent)
         else {
             s->all = s->patchable = 0;
             return;
-        }
-        if (buffered) {
-            s->keys[s->scanned] = key;
-            s->values[s->scanned] = value;
-            s->scanned++;
         }
         s->seen++;
     }
@@ -829,14 +825,18 @@ copy_flat_root_list(PyObject *x, int tuple_ok)
             return NULL;
         }
     }
-    /* (nothing below runs user code: x stays as classified) */
+    /* (nothing below runs user code: x stays as classified, and the flat
+     * containers come in seen.items' order, each once) */
     PyObject *y = list_with_capacity(n);
     if (y == NULL) {
         return NULL;
     }
+    Py_ssize_t next_flat = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *v = PyList_GET_ITEM(x, i);
-        PyObject *c = fdc_is_own_copy(v, tuple_ok) ? Py_NewRef(v) : copy_flat(v);
+        int flat = next_flat < seen.count && v == seen.items[next_flat];
+        next_flat += flat;
+        PyObject *c = flat ? copy_flat(v) : Py_NewRef(v);
         if (c == NULL) {
             Py_DECREF(y);
             return NULL;

@@ -202,34 +202,6 @@ intern(PyObject **slot, const char *s)
     return *slot != NULL ? 0 : -1;
 }
 
-/* *slot = make(), unless already made by a failed earlier init. */
-static int
-make_once(PyObject **slot, PyObject *(*make)(void))
-{
-    if (*slot == NULL) {
-        *slot = make();
-    }
-    return *slot != NULL ? 0 : -1;
-}
-
-static PyObject *
-make_empty_tuple(void)
-{
-    return PyTuple_New(0);
-}
-
-static PyObject *
-make_four(void)
-{
-    return PyLong_FromLong(4);
-}
-
-static PyObject *
-make_nil(void)
-{
-    return PyList_New(0);
-}
-
 int
 fdc_env_init(void)
 {
@@ -268,9 +240,17 @@ fdc_env_init(void)
         intern(&FDC.s_getnewargs_ex, "__getnewargs_ex__") < 0) {
         return -1;
     }
-    if (make_once(&FDC.empty_tuple, make_empty_tuple) < 0 ||
-        make_once(&FDC.four, make_four) < 0 ||
-        make_once(&FDC.nil, make_nil) < 0 ||
+    /* (kept from a failed earlier init, if one made them) */
+    if (FDC.empty_tuple == NULL) {
+        FDC.empty_tuple = PyTuple_New(0);
+    }
+    if (FDC.four == NULL) {
+        FDC.four = PyLong_FromLong(4);
+    }
+    if (FDC.nil == NULL) {
+        FDC.nil = PyList_New(0);
+    }
+    if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL ||
         PyType_Ready(&fdc_PendingType) < 0) {
         return -1;
     }
