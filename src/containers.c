@@ -143,15 +143,65 @@ store_before_items(fdc_ctx *ctx, PyObject *x, PyObject *y, int *stored)
     return fdc_memo_set(ctx, x, y);
 }
 
+/* Items of one list found to be their own copies by the SELF rule (enum
+ * members) since Python code last could have run: met again, they are taken
+ * without a look, as nothing that decided it can have changed.  Borrowed (x
+ * holds them; only Python code could change x).  An open-addressed table,
+ * at most half full (later ones are not remembered); `slot` is read only once
+ * `used` is set. */
+#define FDC_SELF_RUN_BITS 5
+#define FDC_SELF_RUN_SLOTS (1 << FDC_SELF_RUN_BITS)
+
+typedef struct {
+    int used;       /* how many are remembered */
+    PyObject *slot[FDC_SELF_RUN_SLOTS];
+} self_run;
+
+/* The slot holding o, or the empty one where it would go. */
+static inline PyObject **
+self_run_find(self_run *run, PyObject *o)
+{
+    /* objects of one size sit a fixed stride apart: a multiplicative hash
+     * spreads them over the slots */
+    uint64_t h = (uint64_t)(uintptr_t)o * UINT64_C(0x9E3779B97F4A7C15);
+    size_t i = (size_t)(h >> (64 - FDC_SELF_RUN_BITS));
+    while (run->slot[i] != NULL && run->slot[i] != o) {
+        i = (i + 1) & (FDC_SELF_RUN_SLOTS - 1);
+    }
+    return &run->slot[i];
+}
+
+static inline int
+self_run_holds(self_run *run, PyObject *o)
+{
+    return run->used && *self_run_find(run, o) == o;
+}
+
+static void
+self_run_remember(self_run *run, PyObject *o)
+{
+    if (run->used == 0) {
+        memset(run->slot, 0, sizeof(run->slot));
+    }
+    if (run->used < FDC_SELF_RUN_SLOTS / 2) {
+        *self_run_find(run, o) = o;
+        run->used++;
+    }
+}
+
 /* deepcopy(item) for an item of x (borrowed; held while user code may run).
  * On a native memo the lookup comes first, so that an object met before (as
  * in [a] * 100) costs one probe; an atomic object is never in a native memo
- * while FDC.atomic_ok holds, so the order does not change the answer. */
+ * while FDC.atomic_ok holds, so the order does not change the answer.  An
+ * item that is its own copy by the SELF rule, decided without running Python
+ * code, is remembered in `run`; anything else may run Python code, and `run`
+ * is forgotten. */
 static PyObject *
-list_item_copy(fdc_ctx *ctx, PyObject *item)
+list_item_copy(fdc_ctx *ctx, PyObject *item, self_run *run)
 {
     PyObject *c;
     if (ctx->native == NULL) {
+        run->used = 0;
         Py_INCREF(item);
         c = copy_item(ctx, item);
         Py_DECREF(item);
@@ -166,8 +216,22 @@ list_item_copy(fdc_ctx *ctx, PyObject *item)
     if (FDC.atomic_ok && fdc_is_own_copy(item, FDC.tuple_ok)) {
         return Py_NewRef(item);
     }
+    int pure = 1;
+    if (Py_TYPE(item)->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        /* fdc_copy_and_memoize's first step, taken here to learn `pure` */
+        c = fdc_copy_self_kind(item, &pure);
+        if (c != NULL && pure) {
+            self_run_remember(run, item);
+            return c;
+        }
+        if (c != NULL || PyErr_Occurred()) {
+            run->used = 0;
+            return c;
+        }
+    }
+    run->used = 0;
     Py_INCREF(item);
-    c = fdc_copy_and_memoize(ctx, item);
+    c = fdc_copy_not_self(ctx, item);
     Py_DECREF(item);
     return c;
 }
@@ -184,9 +248,19 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
     if (!atomic_fast_path(ctx) && store_before_items(ctx, x, y, stored) < 0) {
         goto error;
     }
+    self_run run;
+    run.used = 0;
     Py_ssize_t i = 0;
     while (i < PyList_GET_SIZE(x)) {
         PyObject *item = PyList_GET_ITEM(x, i);
+        if (self_run_holds(&run, item)) {
+            FDC_STATS.objects++;
+            if (list_append_steal(y, Py_NewRef(item)) < 0) {
+                goto error;
+            }
+            i++;
+            continue;
+        }
         if (atomic_fast_path(ctx) && fdc_is_own_copy(item, FDC.tuple_ok)) {
             Py_ssize_t next = append_atomic_run(x, y, i, NULL);
             if (next > i) {
@@ -210,7 +284,7 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
         if (store_before_items(ctx, x, y, stored) < 0) {
             goto error;
         }
-        PyObject *c = list_item_copy(ctx, item);
+        PyObject *c = list_item_copy(ctx, item, &run);
         if (c == NULL || list_append_steal(y, c) < 0) {
             goto error;
         }

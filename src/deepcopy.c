@@ -412,11 +412,18 @@ fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
 {
     if (Py_TYPE(x)->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         /* enum members and the like: their own copy, decided per class */
-        PyObject *self = fdc_copy_self_kind(x);
+        int pure;
+        PyObject *self = fdc_copy_self_kind(x, &pure);
         if (self != NULL || PyErr_Occurred()) {
             return self;
         }
     }
+    return fdc_copy_not_self(ctx, x);
+}
+
+PyObject *
+fdc_copy_not_self(fdc_ctx *ctx, PyObject *x)
+{
     if (fdc_enter_recursion(ctx) < 0) {
         return NULL;
     }

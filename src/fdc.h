@@ -198,6 +198,9 @@ static inline PyObject *fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x);
 /* Everything after a memo miss: copy x and memoize as stdlib does. */
 PyObject *fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x);
+/* The same, for an x whose class is known not to make it its own copy (its
+ * SELF check was made and failed). */
+PyObject *fdc_copy_not_self(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_shallow_copy(PyObject *x);
 /* module.c: deepcopy(x, memo=None, _nil=[]) and copy(x) as vectorcalls, with
  * the stdlib's signatures; also installed on the patched stdlib functions. */
@@ -271,7 +274,10 @@ enum { FDC_DT_DATE = 1, FDC_DT_DATETIME = 2, FDC_DT_TIME = 3, FDC_DT_DELTA = 4 }
 int fdc_datetime_kind(PyTypeObject *tp);   /* 0 when not one of them */
 PyObject *fdc_copy_datetime(fdc_ctx *ctx, PyObject *x, int kind);
 PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
-PyObject *fdc_copy_self_kind(PyObject *x);
+/* x itself (new ref) when its class's cached decision is SELF and no instance
+ * attribute overrides it; else NULL, with an exception on error.  *pure: the
+ * answer was reached without anything that could run Python code. */
+PyObject *fdc_copy_self_kind(PyObject *x, int *pure);
 /* setattr(y, name, value) for y of a plain class: by offset when name is one
  * of its plain slot members, else PyObject_SetAttr (which may run user code). */
 int fdc_setattr_plain(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint);

@@ -683,15 +683,23 @@ self_seen_slot(PyObject *x)
     return &self_seen[((h >> 4) ^ (h >> 12)) & (FDC_SELF_SEEN_SIZE - 1)];
 }
 
+/* Was x's dict d seen without a __deepcopy__ key, and is it unchanged since? */
+static int
+dict_seen_lacking_deepcopy(PyObject *x, PyObject *d)
+{
+    self_seen_entry *e = self_seen_slot(x);
+    return e->obj == x && e->dict == d && e->version == fdc_dict_version(d);
+}
+
 /* No __deepcopy__ key in x's dict d: 1, 0, or -1 on error. */
 static int
 dict_lacks_deepcopy(PyObject *x, PyObject *d)
 {
-    self_seen_entry *e = self_seen_slot(x);
-    uint64_t version = fdc_dict_version(d);
-    if (e->obj == x && e->dict == d && e->version == version) {
+    if (dict_seen_lacking_deepcopy(x, d)) {
         return 1;
     }
+    self_seen_entry *e = self_seen_slot(x);
+    uint64_t version = fdc_dict_version(d);
     PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);
     if (v != NULL || PyErr_Occurred()) {
         return v != NULL ? 0 : -1;
@@ -703,6 +711,14 @@ dict_lacks_deepcopy(PyObject *x, PyObject *d)
 }
 #else
 static int
+dict_seen_lacking_deepcopy(PyObject *x, PyObject *d)
+{
+    (void)x;
+    (void)d;
+    return 0;
+}
+
+static int
 dict_lacks_deepcopy(PyObject *x, PyObject *d)
 {
     PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);
@@ -710,14 +726,50 @@ dict_lacks_deepcopy(PyObject *x, PyObject *d)
 }
 #endif
 
-/* SELF kind: still honour an instance attribute named __deepcopy__.
- * 1 applies, 0 does not, -1 error. */
+/* Can looking an exact str up in the exact dict d run no Python code?  Yes
+ * when all its keys are exact strs (a split table's always are): they are
+ * compared as strs.  Counted for small dicts only. */
+#define FDC_PURE_KEYS_MAX 16
+
 static int
-self_applies(PyObject *x)
+lookup_is_pure(PyObject *d)
 {
-    PyObject **dictptr = Py_TYPE(x)->tp_dictoffset != 0 ? _PyObject_GetDictPtr(x) : NULL;
+    if (((PyDictObject *)d)->ma_values != NULL) {
+        return 1;
+    }
+    if (PyDict_GET_SIZE(d) > FDC_PURE_KEYS_MAX) {
+        return 0;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(d, &pos, &key, &value)) {
+        if (!PyUnicode_CheckExact(key)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* SELF kind: still honour an instance attribute named __deepcopy__.
+ * 1 applies, 0 does not, -1 error.  *pure: decided without anything that
+ * could run Python code -- x has no dict, or one seen before without the key
+ * and unchanged since (before 3.13), or one whose lookup is pure. */
+static int
+self_applies(PyObject *x, int *pure)
+{
+    *pure = 0;
+    if (Py_TYPE(x)->tp_dictoffset == 0) {
+        *pure = 1;
+        return 1;
+    }
+    PyObject **dictptr = _PyObject_GetDictPtr(x);
     PyObject *d = dictptr != NULL ? *dictptr : NULL;
     if (d != NULL && PyDict_CheckExact(d)) {
+        if (dict_seen_lacking_deepcopy(x, d)) {
+            *pure = 1;
+            return 1;
+        }
+        *pure = lookup_is_pure(d);
         return dict_lacks_deepcopy(x, d);
     }
     PyObject *dict = instance_dict(x);
@@ -729,7 +781,6 @@ self_applies(PyObject *x)
     Py_DECREF(dict);
     return r;
 }
-
 
 static PyObject *
 copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
@@ -834,14 +885,15 @@ copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields)
  * when that applies, else NULL (no exception set unless one occurred).
  * Cheap: no recursion guard is needed, no user code runs. */
 PyObject *
-fdc_copy_self_kind(PyObject *x)
+fdc_copy_self_kind(PyObject *x, int *pure)
 {
     PyTypeObject *tp = Py_TYPE(x);
     typecache_entry *e = current_entry(tp);
     if (e == NULL || e->kind != FDC_KIND_SELF) {
+        *pure = 1;
         return NULL;
     }
-    int applies = self_applies(x);
+    int applies = self_applies(x, pure);
     return applies > 0 ? Py_NewRef(x) : NULL;
 }
 
@@ -934,7 +986,8 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
         return y;
     }
     if (kind == FDC_KIND_SELF) {
-        int applies = self_applies(x);
+        int pure;
+        int applies = self_applies(x, &pure);
         return applies > 0 ? Py_NewRef(x) : NULL;   /* 0: the full protocol */
     }
     if (kind == FDC_KIND_NAMEDTUPLE) {
