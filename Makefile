@@ -21,9 +21,12 @@ PRELOAD := shim/libfastdeepcopy_preload.so
 
 CC ?= gcc
 OPT ?= -O3
+# CPython's header asserts (Py_SIZE, PyTuple_GET_ITEM, ...) are off, as in an
+# extension built by setuptools; the sanitizer build turns them on (ASSERTS=)
+ASSERTS ?= -DNDEBUG
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
-CFLAGS_ALL := -std=c11 $(OPT) -g -fPIC -fvisibility=hidden -fno-strict-aliasing \
+CFLAGS_ALL := -std=c11 $(OPT) $(ASSERTS) -g -fPIC -fvisibility=hidden -fno-strict-aliasing \
 	-Wall -Wextra -Werror -Wno-missing-field-initializers -Wno-unused-parameter \
 	-I$(PYINC) $(EXTRA_CFLAGS)
 
