@@ -469,6 +469,29 @@ insert_scanned(PyObject *y, const dict_scan *s)
  * can see y or change x, so y may start as a clone of x, and each flat
  * container is then copied in order (its memo entries in stdlib's order,
  * after memo[id(x)] = y) and put in place of the original. */
+static PyObject *copy_flat(PyObject *v);
+
+/* deepcopy(v) on a native memo for a flat container v: what the recursion
+ * does (the lookup; on a miss the copy, memo[id(v)] and the keep-alive), but
+ * without taking v apart again -- it is known to be flat, and nothing has run
+ * since that could change it. */
+static PyObject *
+copy_known_flat(fdc_ctx *ctx, PyObject *v)
+{
+    FDC_STATS.objects++;
+    size_t hash = fdc_memo_hash(v);
+    PyObject *hit = fdc_memo_lookup(ctx->native, v, hash);
+    if (hit != NULL) {
+        return fdc_memo_hit_ref(ctx->native, v, hash, hit);
+    }
+    FDC_STATS.objects--;   /* counted again by copy_flat */
+    PyObject *c = copy_flat(v);
+    if (c != NULL && (fdc_memo_set(ctx, v, c) < 0 || fdc_memo_keep_alive(ctx, v) < 0)) {
+        Py_CLEAR(c);
+    }
+    return c;
+}
+
 /* y[key] = deepcopy(value) for a flat container `value` (borrowed) whose key
  * is already in the clone y: the same place, x's order.  stored is NULL when
  * memo[id(x)] = y is not needed at all. */
@@ -480,7 +503,7 @@ patch_flat_value(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *key, PyObject
         return -1;
     }
     FDC_STATS.objects--;   /* counted again by the recursion */
-    PyObject *c = copy_item(ctx, value);
+    PyObject *c = ctx->native != NULL ? copy_known_flat(ctx, value) : copy_item(ctx, value);
     int r = c ? PyDict_SetItem(y, key, c) : -1;
     Py_XDECREF(c);
     return r;

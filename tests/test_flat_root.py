@@ -102,3 +102,84 @@ def test_stats_count_the_copy():
     assert s["toplevel"] == 1 and s["calls"] == 1 and s["errors"] == 0
     assert s["objects"] == 7   # the dict, its 2 keys and 2 values, the list's 2 items
     assert copy.deepcopy is not fastdeepcopy.deepcopy
+
+
+# ---- flat containers inside a dict copied with a memo (copy_known_flat) -------
+# A dict whose values are atomic or flat is cloned, and each flat value is
+# copied without being taken apart again; it still meets the memo as the
+# recursion would: looked up first, then stored.
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_nested_under_a_memo_like_stdlib(name):
+    obj = [SHAPES[name], {"wrapped": SHAPES[name]}, [[0, [1]]]]
+    out_ref, out_ours = hc.run_both(obj)
+    hc.assert_same_outcome(out_ref, out_ours, obj)
+
+
+def _sharing_shapes():
+    a, b, d = [1, 2], bytearray(b"x"), {"k": 1}
+    return {
+        "copied before the dict": [a, {"x": a, "n": 1}],
+        "copied after the dict": [{"x": a, "n": 1}, a],
+        "in two dicts": {"p": {"x": a, "y": d}, "q": {"y": d, "x": a, "b": b}, "r": [b]},
+        "twice in one nested dict": [{"x": a, "y": a}, [[0]]],
+        "dict value of itself elsewhere": [d, {"d": d}, {"e": d}],
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_sharing_shapes()))
+def test_shared_flat_values_under_a_memo(name):
+    obj = _sharing_shapes()[name]
+    out_ref, out_ours = hc.run_both(obj)
+    hc.assert_same_outcome(out_ref, out_ours, obj)
+
+
+def test_shared_flat_value_in_a_caller_memo():
+    a = [1]
+    obj = {"x": a, "n": 2}
+    memos = []
+
+    def factory():
+        memos.append({})
+        return memos[-1]
+
+    out_ref, out_ours = hc.run_both(obj, factory)
+    comp = hc.assert_same_outcome(out_ref, out_ours, obj)
+    hc.assert_same_memo(memos[0], memos[1], comp)
+
+
+def test_nested_copyreg_entry_for_bytearray(registry):
+    registry.reduce(bytearray, lambda b: (list, (["reduced", bytes(b)],)))
+    obj = [{"b": bytearray(b"q"), "l": [1]}, [[0]]]
+    out_ref, out_ours = hc.run_both(obj)
+    hc.assert_same_outcome(out_ref, out_ours, obj)
+    assert out_ours[1][0]["b"] == ["reduced", b"q"]
+
+
+def _stdlib_deepcopy_calls(obj):
+    """How many times stdlib's deepcopy runs for obj (the root included)."""
+    import sys
+    code = hc.REF.deepcopy.__code__
+    calls = [0]
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code is code:
+            calls[0] += 1
+
+    sys.setprofile(profile)
+    try:
+        hc.REF.deepcopy(obj)
+    finally:
+        sys.setprofile(None)
+    return calls[0]
+
+
+def test_stats_count_nested_flat_values():
+    """`objects` counts what stdlib's deepcopy calls count: every visit,
+    memo hits included."""
+    import fastdeepcopy
+    a = [1, 2]
+    for obj in ([{"a": a, "b": 3}, a, [[0]]], [a, {"a": a, "b": [4]}, [[0]]]):
+        fastdeepcopy.reset_stats()
+        fastdeepcopy.deepcopy(obj)
+        assert fastdeepcopy.stats()["engine"]["objects"] == _stdlib_deepcopy_calls(obj)
