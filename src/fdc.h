@@ -25,8 +25,10 @@
  * a loop (GCC and Clang; elsewhere an ordinary inline function). */
 #if defined(__GNUC__)
 #define FDC_ALWAYS_INLINE inline __attribute__((always_inline))
+#define FDC_NOINLINE __attribute__((noinline))
 #else
 #define FDC_ALWAYS_INLINE inline
+#define FDC_NOINLINE
 #endif
 
 /* ---- interpreter-wide references, filled at import (env.c) ---------------- */

@@ -52,14 +52,25 @@ bind_args(const char *fname, const char *const *names, int n,
     return 0;
 }
 
+/* deepcopy(...) called with more than x, or by keyword.  Kept out of line:
+ * the common call, deepcopy(x), then needs no registers saved. */
+static FDC_NOINLINE PyObject *
+deepcopy_with_arguments(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"x", "memo", "_nil"};
+    PyObject *slots[3];
+    if (bind_args("deepcopy", names, 3, args, nargs, kwnames, slots) < 0) {
+        return NULL;
+    }
+    return fdc_deepcopy_entry(slots[0], slots[1], slots[2]);
+}
+
 /* The vectorcall of a patched copy.deepcopy function object (see patch.c). */
 PyObject *
 fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf,
                         PyObject *kwnames)
 {
-    static const char *const names[] = {"x", "memo", "_nil"};
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    PyObject *slots[3];
     if (nargs == 1 && kwnames == NULL) {
         PyObject *x = args[0];
         if (fdc_is_common_atomic_type(Py_TYPE(x)) && fdc_atomic_decision_current() &&
@@ -70,10 +81,7 @@ fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf
         }
         return fdc_deepcopy_entry(x, NULL, NULL);
     }
-    if (bind_args("deepcopy", names, 3, args, nargs, kwnames, slots) < 0) {
-        return NULL;
-    }
-    return fdc_deepcopy_entry(slots[0], slots[1], slots[2]);
+    return deepcopy_with_arguments(args, nargs, kwnames);
 }
 
 static PyObject *
