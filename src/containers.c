@@ -471,13 +471,63 @@ insert_scanned(PyObject *y, const dict_scan *s)
  * after memo[id(x)] = y) and put in place of the original. */
 static PyObject *copy_flat(PyObject *v);
 
-/* deepcopy(v) on a native memo for a flat container v: what the recursion
- * does (the lookup; on a miss the copy, memo[id(v)] and the keep-alive), but
- * without taking v apart again -- it is known to be flat, and nothing has run
- * since that could change it. */
+/* Are all items of the flat list or dict v (a dict's keys and values) missing
+ * from the mirror's index `absent`?  Then stdlib's lookups of them all miss. */
+static int
+flat_items_absent(PyObject *v, const fdc_memo *absent)
+{
+    if (PyList_CheckExact(v)) {
+        for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); i++) {
+            if (!absent_from(absent, PyList_GET_ITEM(v, i))) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    if (PyDict_CheckExact(v)) {
+        Py_ssize_t pos = 0;
+        PyObject *key, *value;
+        while (PyDict_Next(v, &pos, &key, &value)) {
+            if (!absent_from(absent, key) || !absent_from(absent, value)) {
+                return 0;
+            }
+        }
+        return 1;
+    }
+    return 0;   /* a bytearray: copied through its __reduce_ex__ there */
+}
+
+/* The same on a mirrored memo, when the index (in step with the dict) shows
+ * that v and its items are all missing: stdlib's lookups all miss, and it
+ * writes memo[id(v)] = y, then the same again (no change), then the
+ * keep-alive.  Otherwise the recursion. */
+static PyObject *
+copy_flat_mirrored(fdc_ctx *ctx, PyObject *v)
+{
+    const fdc_memo *absent;
+    if (mirror_absent_index(ctx, &absent) < 0) {
+        return NULL;
+    }
+    if (absent == NULL || !absent_from(absent, v) || !flat_items_absent(v, absent)) {
+        return copy_item(ctx, v);
+    }
+    PyObject *c = copy_flat(v);
+    if (c != NULL && (fdc_memo_set(ctx, v, c) < 0 || fdc_memo_keep_alive(ctx, v) < 0)) {
+        Py_CLEAR(c);
+    }
+    return c;
+}
+
+/* deepcopy(v) for a flat container v: what the recursion does (the lookup;
+ * on a miss the copy, memo[id(v)] and the keep-alive), but without taking v
+ * apart again -- it is known to be flat, and nothing has run since that could
+ * change it. */
 static PyObject *
 copy_known_flat(fdc_ctx *ctx, PyObject *v)
 {
+    if (ctx->native == NULL) {
+        return copy_flat_mirrored(ctx, v);
+    }
     FDC_STATS.objects++;
     size_t hash = fdc_memo_hash(v);
     PyObject *hit = fdc_memo_lookup(ctx->native, v, hash);
@@ -503,7 +553,8 @@ patch_flat_value(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *key, PyObject
         return -1;
     }
     FDC_STATS.objects--;   /* counted again by the recursion */
-    PyObject *c = ctx->native != NULL ? copy_known_flat(ctx, value) : copy_item(ctx, value);
+    PyObject *c = ctx->native != NULL || ctx->mirror != NULL ? copy_known_flat(ctx, value)
+                                                             : copy_item(ctx, value);
     int r = c ? PyDict_SetItem(y, key, c) : -1;
     Py_XDECREF(c);
     return r;

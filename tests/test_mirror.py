@@ -256,12 +256,39 @@ class AtomHook:
     {"a": 1, "b": [7, 8]},                # a flat list holding one
     {"a": 1, "b": [1, 2], "c": b"raw"},
     {"a": 1, "b": [1, 2], "c": {"key": 3}},
+    {"a": 1, "c": {"k": 7}},              # a flat dict value holding one
+    {"a": [1, 2], "b": [3, None]},        # the second flat list holds one
     [[1, 2], {"x": 1}, (7, 8), [b"raw"]],
 ], ids=repr)
 def test_memo_entries_for_atomic_objects(payload):
     obj = [[1, 2], AtomHook(payload), [1, 7], {"key": 7}]
     out_ref, out_ours = hc.run_both(obj)
     hc.assert_same_outcome(out_ref, out_ours, obj)
+
+
+class ContainerHook:
+    """Stores an entry under the id of a flat container before a copy with
+    this memo meets it as a dict's value: stdlib's lookup finds it."""
+
+    def __init__(self, flat, payload):
+        self.flat = flat
+        self.payload = payload
+
+    def __deepcopy__(self, memo):
+        new = ContainerHook.__new__(ContainerHook)
+        memo[id(self)] = new
+        memo[id(self.flat)] = ("stored", len(self.flat))
+        new.payload = current_deepcopy()(self.payload, memo)
+        return new
+
+
+@pytest.mark.parametrize("kind", ["list", "dict", "bytearray"])
+def test_memo_entry_for_a_flat_value(kind):
+    flat = {"list": [1, 2], "dict": {"k": 1}, "bytearray": bytearray(b"ab")}[kind]
+    obj = [ContainerHook(flat, {"n": 1, "v": flat, "w": [3]}), {"again": flat}]
+    out_ref, out_ours = hc.run_both(obj)
+    hc.assert_same_outcome(out_ref, out_ours, obj)
+    assert out_ours[1][0].payload["v"] == ("stored", 2 if kind != "dict" else 1)
 
 
 class PayloadHook:
@@ -281,6 +308,7 @@ class PayloadHook:
 @pytest.mark.parametrize("payload", [
     {"a": 1, "b": [1, 2]},                # memo[id(x)] = y before the list's entry
     {"a": 1, "b": [1, 2], "c": {"k": 3}, "d": bytearray(b"x")},
+    {"a": 1, "b": [1, 2], "c": {"k": 3}, "e": [4]},
     {"a": 1, "b": 2},
     [1, 2, [3], 4],
     [[1], [2]],
