@@ -216,9 +216,9 @@ list_item_copy(fdc_ctx *ctx, PyObject *item, self_run *run)
     if (FDC.atomic_ok && fdc_is_own_copy(item, FDC.tuple_ok)) {
         return Py_NewRef(item);
     }
-    int pure = 1;
     if (Py_TYPE(item)->tp_flags & Py_TPFLAGS_HEAPTYPE) {
         /* fdc_copy_and_memoize's first step, taken here to learn `pure` */
+        int pure;
         c = fdc_copy_self_kind(item, &pure);
         if (c != NULL && pure) {
             self_run_remember(run, item);
@@ -465,10 +465,6 @@ insert_scanned(PyObject *y, const dict_scan *s)
     return 0;
 }
 
-/* The dict's values are their own copies or flat containers: nothing that runs
- * can see y or change x, so y may start as a clone of x, and each flat
- * container is then copied in order (its memo entries in stdlib's order,
- * after memo[id(x)] = y) and put in place of the original. */
 static PyObject *copy_flat(PyObject *v);
 
 /* Are all items of the flat list or dict v (a dict's keys and values) missing
@@ -497,20 +493,11 @@ flat_items_absent(PyObject *v, const fdc_memo *absent)
     return 0;   /* a bytearray: copied through its __reduce_ex__ there */
 }
 
-/* The same on a mirrored memo, when the index (in step with the dict) shows
- * that v and its items are all missing: stdlib's lookups all miss, and it
- * writes memo[id(v)] = y, then the same again (no change), then the
- * keep-alive.  Otherwise the recursion. */
+/* The copy of the flat container v, known missing from the memo, then
+ * memo[id(v)] = y and the keep-alive, as the recursion would make them. */
 static PyObject *
-copy_flat_mirrored(fdc_ctx *ctx, PyObject *v)
+copy_flat_and_memoize(fdc_ctx *ctx, PyObject *v)
 {
-    const fdc_memo *absent;
-    if (mirror_absent_index(ctx, &absent) < 0) {
-        return NULL;
-    }
-    if (absent == NULL || !absent_from(absent, v) || !flat_items_absent(v, absent)) {
-        return copy_item(ctx, v);
-    }
     PyObject *c = copy_flat(v);
     if (c != NULL && (fdc_memo_set(ctx, v, c) < 0 || fdc_memo_keep_alive(ctx, v) < 0)) {
         Py_CLEAR(c);
@@ -518,28 +505,33 @@ copy_flat_mirrored(fdc_ctx *ctx, PyObject *v)
     return c;
 }
 
-/* deepcopy(v) for a flat container v: what the recursion does (the lookup;
- * on a miss the copy, memo[id(v)] and the keep-alive), but without taking v
- * apart again -- it is known to be flat, and nothing has run since that could
- * change it. */
+/* deepcopy(v) for a flat container v: what the recursion does, but without
+ * taking v apart again -- it is known to be flat, and nothing has run since
+ * that could change it.  On a native memo: the lookup, then on a miss the
+ * copy.  On a mirrored memo, only when the index (in step with the dict)
+ * shows v and its items all missing: stdlib's lookups all miss, and it
+ * writes memo[id(v)] = y, the same again (no change), then the keep-alive.
+ * Otherwise the recursion. */
 static PyObject *
 copy_known_flat(fdc_ctx *ctx, PyObject *v)
 {
-    if (ctx->native == NULL) {
-        return copy_flat_mirrored(ctx, v);
+    if (ctx->native != NULL) {
+        size_t hash = fdc_memo_hash(v);
+        PyObject *hit = fdc_memo_lookup(ctx->native, v, hash);
+        if (hit != NULL) {
+            FDC_STATS.objects++;
+            return fdc_memo_hit_ref(ctx->native, v, hash, hit);
+        }
+        return copy_flat_and_memoize(ctx, v);
     }
-    FDC_STATS.objects++;
-    size_t hash = fdc_memo_hash(v);
-    PyObject *hit = fdc_memo_lookup(ctx->native, v, hash);
-    if (hit != NULL) {
-        return fdc_memo_hit_ref(ctx->native, v, hash, hit);
+    const fdc_memo *absent;
+    if (mirror_absent_index(ctx, &absent) < 0) {
+        return NULL;
     }
-    FDC_STATS.objects--;   /* counted again by copy_flat */
-    PyObject *c = copy_flat(v);
-    if (c != NULL && (fdc_memo_set(ctx, v, c) < 0 || fdc_memo_keep_alive(ctx, v) < 0)) {
-        Py_CLEAR(c);
+    if (absent == NULL || !absent_from(absent, v) || !flat_items_absent(v, absent)) {
+        return copy_item(ctx, v);
     }
-    return c;
+    return copy_flat_and_memoize(ctx, v);
 }
 
 /* y[key] = deepcopy(value) for a flat container `value` (borrowed) whose key
@@ -552,14 +544,17 @@ patch_flat_value(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *key, PyObject
     if (stored != NULL && store_before_items(ctx, x, y, stored) < 0) {
         return -1;
     }
-    FDC_STATS.objects--;   /* counted again by the recursion */
-    PyObject *c = ctx->native != NULL || ctx->mirror != NULL ? copy_known_flat(ctx, value)
-                                                             : copy_item(ctx, value);
+    FDC_STATS.objects--;   /* counted again by the copy */
+    PyObject *c = copy_known_flat(ctx, value);
     int r = c ? PyDict_SetItem(y, key, c) : -1;
     Py_XDECREF(c);
     return r;
 }
 
+/* The dict's values are their own copies or flat containers: nothing that runs
+ * can see y or change x, so y may start as a clone of x, and each flat
+ * container is then copied in order (its memo entries in stdlib's order,
+ * after memo[id(x)] = y) and put in place of the original. */
 static PyObject *
 copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
 {

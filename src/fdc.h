@@ -22,7 +22,8 @@
 #include "memo.h"
 
 /* Force inlining where a caller passes a constant that removes a test from
- * a loop (GCC and Clang; elsewhere an ordinary inline function). */
+ * a loop, and keep a rarely taken path out of line where inlining it would
+ * make the common one save registers (GCC and Clang; elsewhere plain). */
 #if defined(__GNUC__)
 #define FDC_ALWAYS_INLINE inline __attribute__((always_inline))
 #define FDC_NOINLINE __attribute__((noinline))

@@ -691,13 +691,11 @@ dict_seen_lacking_deepcopy(PyObject *x, PyObject *d)
     return e->obj == x && e->dict == d && e->version == fdc_dict_version(d);
 }
 
-/* No __deepcopy__ key in x's dict d: 1, 0, or -1 on error. */
+/* No __deepcopy__ key in x's dict d, looked up (a miss is remembered for
+ * dict_seen_lacking_deepcopy): 1, 0, or -1 on error. */
 static int
 dict_lacks_deepcopy(PyObject *x, PyObject *d)
 {
-    if (dict_seen_lacking_deepcopy(x, d)) {
-        return 1;
-    }
     self_seen_entry *e = self_seen_slot(x);
     uint64_t version = fdc_dict_version(d);
     PyObject *v = PyDict_GetItemWithError(d, FDC.s_deepcopy);

@@ -133,6 +133,18 @@ def run_both(obj, memo_factory=None, *, shallow=False):
     return out_ref, out_ours
 
 
+def recording_memos(make=dict):
+    """A memo_factory for run_both and the list it appends each memo to
+    (the reference's first, then ours), to inspect them afterwards."""
+    memos = []
+
+    def factory():
+        memos.append(make())
+        return memos[-1]
+
+    return factory, memos
+
+
 def run_both_fresh(factory, memo_factory=None, *, shallow=False):
     """Like run_both, but each run gets its own original made by factory()
     (for hooks that mutate the original).  Returns

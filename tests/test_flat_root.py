@@ -137,12 +137,7 @@ def test_shared_flat_values_under_a_memo(name):
 def test_shared_flat_value_in_a_caller_memo():
     a = [1]
     obj = {"x": a, "n": 2}
-    memos = []
-
-    def factory():
-        memos.append({})
-        return memos[-1]
-
+    factory, memos = hc.recording_memos()
     out_ref, out_ours = hc.run_both(obj, factory)
     comp = hc.assert_same_outcome(out_ref, out_ours, obj)
     hc.assert_same_memo(memos[0], memos[1], comp)

@@ -191,12 +191,7 @@ def test_memo_changed_by_hook_with_caller_memo(action):
     """The caller's own memo is never mirrored: same answers through the dict."""
     SEEN.clear()
     obj = _structure(action, "after")
-    memos = []
-
-    def factory():
-        memos.append({"caller": 1})
-        return memos[-1]
-
+    factory, memos = hc.recording_memos(lambda: {"caller": 1})
     out_ref, out_ours = hc.run_both(obj, factory)
     comp = hc.assert_same_outcome(out_ref, out_ours, obj)
     hc.assert_same_memo(memos[0], memos[1], comp)

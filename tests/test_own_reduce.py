@@ -74,12 +74,7 @@ def test_own_reduce_like_stdlib(make):
 
 def test_own_reduce_with_caller_memo():
     obj = [Reduced(), Reduced()]
-    memos = []
-
-    def factory():
-        memos.append({})
-        return memos[-1]
-
+    factory, memos = hc.recording_memos()
     out_ref, out_ours = hc.run_both(obj, factory)
     comp = hc.assert_same_outcome(out_ref, out_ours, obj)
     hc.assert_same_memo(memos[0], memos[1], comp)
