@@ -787,10 +787,15 @@ fdc_copy_method(fdc_ctx *ctx, PyObject *x)
 
 /* For a set or frozenset of atomic items, on a native memo: nothing can run
  * user code, so building the copy straight from x gives what stdlib's
- * type(x)(deepcopy(list(x))) gives.  Returns NULL without an exception when an
- * item is not atomic (nothing observable has happened then).  The one
- * difference: stdlib's memo also holds an entry for its temporary list, which
- * only a memo materialized later in the same copy could show. */
+ * type(x)(deepcopy(list(x))) gives: the items are added in x's order, which is
+ * the order of its table (skipping unused slots and dummies, whose hash is -1
+ * as cpython/setobject.h documents).  A weak reference is left to the general
+ * path: comparing two with equal hashes compares their referents, which may
+ * run user code (and change x under the loop).  Returns NULL without an
+ * exception when an item does not qualify (nothing observable has happened
+ * then).  The one difference: stdlib's memo also holds an entry for its
+ * temporary list, which only a memo materialized later in the same copy could
+ * show. */
 static PyObject *
 copy_atomic_set(PyObject *x)
 {
@@ -798,42 +803,22 @@ copy_atomic_set(PyObject *x)
     if (y == NULL) {
         return NULL;
     }
-#if PY_VERSION_HEX < 0x030D0000
-    Py_ssize_t pos = 0;
-    PyObject *key;
-    Py_hash_t hash;
-    while (_PySet_NextEntry(x, &pos, &key, &hash)) {
-        if (!fdc_is_atomic_type(Py_TYPE(key))) {
+    const PySetObject *so = (const PySetObject *)x;
+    for (Py_ssize_t i = 0; i <= so->mask; i++) {
+        const setentry *entry = &so->table[i];
+        if (entry->key == NULL || entry->hash == -1) {
+            continue;
+        }
+        PyTypeObject *tp = Py_TYPE(entry->key);
+        if (!fdc_is_atomic_type(tp) || tp == &_PyWeakref_RefType) {
             Py_DECREF(y);
             return NULL;
         }
-        if (PySet_Add(y, key) < 0) {
-            Py_DECREF(y);
-            return NULL;
-        }
-    }
-#else
-    PyObject *it = PyObject_GetIter(x);
-    PyObject *key;
-    if (it == NULL) {
-        Py_DECREF(y);
-        return NULL;
-    }
-    while ((key = PyIter_Next(it)) != NULL) {
-        int r = fdc_is_atomic_type(Py_TYPE(key)) ? PySet_Add(y, key) : 1;
-        Py_DECREF(key);
-        if (r != 0) {
-            Py_DECREF(it);
+        if (PySet_Add(y, entry->key) < 0) {
             Py_DECREF(y);
             return NULL;
         }
     }
-    Py_DECREF(it);
-    if (PyErr_Occurred()) {
-        Py_DECREF(y);
-        return NULL;
-    }
-#endif
     FDC_STATS.objects += (uint64_t)PySet_GET_SIZE(y);
     return y;
 }
