@@ -400,7 +400,7 @@ fdc_is_flat_container(PyObject *v, int tuple_ok)
         Py_ssize_t pos = 0;
         PyObject *key, *value;
         while (PyDict_Next(v, &pos, &key, &value)) {
-            if (!fdc_is_common_atomic_type(Py_TYPE(key)) || !fdc_is_own_copy(value, tuple_ok)) {
+            if (!fdc_is_atomic_key_type(Py_TYPE(key)) || !fdc_is_own_copy(value, tuple_ok)) {
                 return 0;
             }
         }
@@ -430,7 +430,7 @@ scan_dict(PyObject *x, dict_scan *s, const fdc_memo *absent)
     s->all = 1;
     s->patchable = 1;
     while (PyDict_Next(x, &pos, &key, &value)) {
-        int atomic_key = fdc_is_common_atomic_type(Py_TYPE(key)) && absent_from(absent, key);
+        int atomic_key = fdc_is_atomic_key_type(Py_TYPE(key)) && absent_from(absent, key);
         if (atomic_key && fdc_is_own_copy(value, tuple_ok) && absent_from(absent, value)) {
             if (leading && s->count < FDC_DICT_SCAN_MAX) {
                 s->keys[s->count] = key;
@@ -664,7 +664,7 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
             goto error;
         }
         remaining--;
-        if (atomic_fast_path(ctx) && fdc_is_common_atomic_type(Py_TYPE(key)) &&
+        if (atomic_fast_path(ctx) && fdc_is_atomic_key_type(Py_TYPE(key)) &&
             fdc_is_own_copy(value, FDC.tuple_ok)) {
             FDC_STATS.objects += 2;
             /* both are their own copies; hashing them runs no user code */
@@ -810,7 +810,7 @@ copy_atomic_set(PyObject *x)
             continue;
         }
         PyTypeObject *tp = Py_TYPE(entry->key);
-        if (!fdc_is_atomic_type(tp) || tp == &_PyWeakref_RefType) {
+        if (!fdc_is_atomic_key_type(tp)) {
             Py_DECREF(y);
             return NULL;
         }
@@ -987,7 +987,7 @@ copy_flat_root_dict(PyObject *x, int tuple_ok)
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(x, &pos, &key, &value)) {
-        if (!fdc_is_common_atomic_type(Py_TYPE(key))) {
+        if (!fdc_is_atomic_key_type(Py_TYPE(key))) {
             return NULL;
         }
         Py_ssize_t before = seen.count;

@@ -330,6 +330,15 @@ fdc_is_common_atomic_type(PyTypeObject *tp)
     return fdc_is_atomic_type(tp);
 }
 
+/* An atomic object that the fast paths may hash into a dict or set without
+ * running user code.  Not a weak reference: two with equal hashes compare
+ * their referents (their __eq__ may change the container being copied). */
+static inline int
+fdc_is_atomic_key_type(PyTypeObject *tp)
+{
+    return fdc_is_atomic_type(tp) && tp != &_PyWeakref_RefType;
+}
+
 /* An exact tuple of atomic items is its own deep copy and never enters
  * a native memo (stdlib memoizes only copies that differ from the original). */
 static inline int

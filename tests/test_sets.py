@@ -3,6 +3,10 @@
 copy's iteration order is the result of adding x's items in x's order to an
 empty set, and must come out the same here (the structural comparator of
 helpers_compare ignores set order, so these tests compare it directly).
+
+Also the atomic objects that are not hashed on those fast paths: weak
+references, whose comparison (on equal hashes) calls their referents' __eq__,
+as set elements and as dict keys (src/fdc.h, fdc_is_atomic_key_type).
 """
 import gc
 import random
@@ -111,5 +115,73 @@ def test_weak_references_whose_referents_change_the_set(kind):
         del a, b
         gc.collect()
         return summary
+
+    assert run("ref") == run("ours")
+
+
+class _Key:
+    """Referent of weak dict keys: equal hashes, an __eq__ that counts its
+    calls and may clear the dict being copied."""
+
+    calls = 0
+    victim = None
+
+    def __init__(self, n):
+        self.n = n
+
+    def __hash__(self):
+        return 11
+
+    def __eq__(self, other):
+        _Key.calls += 1
+        if _Key.victim is not None:
+            _Key.victim.clear()   # frees the other weak references x held
+        return self is other
+
+
+class _Plain:
+    pass
+
+
+def _weak_keyed(shape, referents):
+    refs = [weakref.ref(o) for o in referents]
+    if shape == "atomic values":            # the whole dict is a clone
+        return {r: i for i, r in enumerate(refs)}
+    if shape == "then an instance":         # a leading run, then the general path
+        d = {r: i for i, r in enumerate(refs)}
+        d["z"] = _Plain()
+        return d
+    if shape == "instance first":           # the item-by-item loop
+        d = {"z": _Plain()}
+        d.update((r, i) for i, r in enumerate(refs))
+        return d
+    if shape == "flat values":              # clone, then flat values patched
+        return {r: [i] for i, r in enumerate(refs)}
+    raise AssertionError(shape)
+
+
+SHAPES = ["atomic values", "then an instance", "instance first", "flat values"]
+
+
+@pytest.mark.parametrize("clears", [False, True], ids=["counts", "clears"])
+@pytest.mark.parametrize("nested", [False, True], ids=["root", "nested"])
+@pytest.mark.parametrize("shape", SHAPES)
+def test_weak_dict_keys_compare_as_stdlib_compares_them(shape, nested, clears):
+    def run(which):
+        referents = [_Key(i) for i in range(5)]
+        x = _weak_keyed(shape, referents)
+        obj = [x, {"k": 1}] if nested else x
+        _Key.calls = 0
+        _Key.victim = x if clears else None
+        fn = hc.REF.deepcopy if which == "ref" else hc.fastdeepcopy.deepcopy
+        try:
+            with hc.using(which):
+                out = hc.outcome(fn, obj)
+        finally:
+            _Key.victim = None
+        if out[0] == "ok":
+            y = out[1][0] if nested else out[1]
+            out = ("ok", [type(k).__name__ for k in y])
+        return out, _Key.calls, len(x)
 
     assert run("ref") == run("ours")
