@@ -180,7 +180,24 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
     }
     /* after a successful check the index has exactly the dict's int keys */
     size_t hash = fdc_memo_hash(x);
-    int replacing = fdc_memo_lookup(m->index, x, hash) != NULL;
+    PyObject *old = fdc_memo_lookup(m->index, x, hash);
+    int replacing = old != NULL;
+    if (old == y) {
+        /* Storing the value the key already has changes nothing (the dict
+         * keeps its key object too): stdlib's memo[id(x)] = y after a
+         * __deepcopy__ that stored it itself.  Once anyone else has written,
+         * the index may miss an overwrite: the dict confirms (its keys are
+         * exact ints and strs, so the lookup runs no user code). */
+        PyObject *current = m->resyncs == 0 ? y : PyDict_GetItemWithError(m->dict, key);
+        if (current == y) {
+            Py_XDECREF(own);
+            return 0;
+        }
+        if (PyErr_Occurred()) {
+            Py_XDECREF(own);
+            return -1;
+        }
+    }
     int r = PyDict_SetItem(m->dict, key, y);
     if (r == 0) {
         r = replacing ? fdc_memo_store(m->index, x, hash, y)

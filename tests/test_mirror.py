@@ -317,3 +317,47 @@ def test_flat_payload_memo_order(payload):
     comp = hc.assert_same_outcome(out_ref, out_ours, obj)
     for ref_memo, our_memo in zip(SEEN["ref"], SEEN["ours"]):
         hc.assert_same_memo(ref_memo, our_memo, comp)
+
+
+class OwnEntryHook:
+    """Stores memo[id(self)] = new, copies its payload with the memo, then
+    does something to its own entry before returning new.  stdlib then stores
+    memo[id(self)] = new again; the engine skips that store only when the dict
+    already holds new (it may have been overwritten after the index read it)."""
+
+    def __init__(self, mode, payload):
+        self.mode = mode
+        self.payload = payload
+
+    def __deepcopy__(self, memo):
+        SEEN.setdefault(current(), []).append(memo)
+        new = OwnEntryHook.__new__(OwnEntryHook)
+        new.mode = self.mode
+        memo[id(self)] = new
+        new.payload = current_deepcopy()(self.payload, memo)
+        if self.mode == "overwrite":
+            memo[id(self)] = "SELF"
+        elif self.mode == "overwrite and back":
+            memo[id(self)] = "SELF"
+            memo[id(self)] = new
+        elif self.mode == "other object":
+            memo[id(self)] = [new]
+        elif self.mode == "overwrite then copy":
+            memo[id(self)] = "SELF"
+            new.more = current_deepcopy()([self.payload, [1]], memo)
+        return new
+
+
+@pytest.mark.parametrize("mode", ["keep", "overwrite", "overwrite and back", "other object",
+                                  "overwrite then copy"])
+def test_hook_result_stored_again(mode):
+    SEEN.clear()
+    shared = [1, [2]]
+    first = OwnEntryHook(mode, {"s": shared, "l": [3]})
+    obj = [first, OwnEntryHook("keep", [shared]), first, {"again": first}]
+    out_ref, out_ours = hc.run_both(obj)
+    comp = hc.assert_same_outcome(out_ref, out_ours, obj)
+    assert out_ours[1][2] is out_ours[1][0]
+    assert len(SEEN["ref"]) == len(SEEN["ours"])
+    for ref_memo, our_memo in zip(SEEN["ref"], SEEN["ours"]):
+        hc.assert_same_memo(ref_memo, our_memo, comp)
