@@ -189,28 +189,34 @@ self_run_remember(self_run *run, PyObject *o)
     }
 }
 
-/* deepcopy(item) for an item of x (borrowed; held while user code may run).
- * On a native memo the lookup comes first, so that an object met before (as
- * in [a] * 100) costs one probe; an atomic object is never in a native memo
- * while FDC.atomic_ok holds, so the order does not change the answer.  An
+/* deepcopy(item) for an item of x (the caller holds a reference: user code
+ * and finalizers may run from here on).  On a native memo the lookup comes
+ * first (made by the caller, `hit`, unless `lookup` asks for it again), so
+ * that an object met before (as in [a] * 100) costs one probe; an atomic
+ * object is never in a native memo while FDC.atomic_ok holds, so the order
+ * does not change the answer.  An
  * item that is its own copy by the SELF rule, decided without running Python
  * code, is remembered in `run`; anything else may run Python code, and `run`
  * is forgotten. */
 static PyObject *
-list_item_copy(fdc_ctx *ctx, PyObject *item, self_run *run)
+list_item_copy(fdc_ctx *ctx, PyObject *item, PyObject *hit, int lookup, self_run *run)
 {
     PyObject *c;
     if (ctx->native == NULL) {
         run->used = 0;
-        Py_INCREF(item);
-        c = copy_item(ctx, item);
-        Py_DECREF(item);
-        return c;
+        return copy_item(ctx, item);
     }
     FDC_STATS.objects++;
     size_t hash = fdc_memo_hash(item);
-    PyObject *hit = fdc_memo_lookup(ctx->native, item, hash);
+    if (lookup) {
+        hit = fdc_memo_lookup(ctx->native, item, hash);
+    }
     if (hit != NULL) {
+        if (ctx->native->pending > 0 && fdc_is_pending(hit)) {
+            /* building the pending dict or tuple allocates (a collection may
+             * run finalizers, and free remembered members) */
+            run->used = 0;
+        }
         return fdc_memo_hit_ref(ctx->native, item, hash, hit);
     }
     if (FDC.atomic_ok && fdc_is_own_copy(item, FDC.tuple_ok)) {
@@ -230,10 +236,7 @@ list_item_copy(fdc_ctx *ctx, PyObject *item, self_run *run)
         }
     }
     run->used = 0;
-    Py_INCREF(item);
-    c = fdc_copy_not_self(ctx, item);
-    Py_DECREF(item);
-    return c;
+    return fdc_copy_not_self(ctx, item);
 }
 
 PyObject *
@@ -270,21 +273,43 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
             /* y is full (x grew meanwhile): this item goes through the
              * general path, which appends with PyList_Append */
         }
-        else if (ctx->mirror != NULL && fdc_is_common_atomic_type(Py_TYPE(item))) {
+        PyObject *hit = NULL;
+        if (ctx->native != NULL) {
+            /* an object met before (as in [a] * 100): one probe, and nothing
+             * runs (a pending hit, which allocates, takes list_item_copy) */
+            hit = fdc_memo_lookup(ctx->native, item, fdc_memo_hash(item));
+            if (hit != NULL && !(ctx->native->pending > 0 && fdc_is_pending(hit))) {
+                FDC_STATS.objects++;
+                if (list_append_steal(y, Py_NewRef(hit)) < 0) {
+                    goto error;
+                }
+                i++;
+                continue;
+            }
+        }
+        /* From here on code may run that changes x (a finalizer, a key's
+         * __eq__ in a dict lookup): as stdlib's list iterator, hold the item. */
+        Py_INCREF(item);
+        if (ctx->mirror != NULL && fdc_is_common_atomic_type(Py_TYPE(item))) {
             const fdc_memo *absent;
             if (mirror_absent_index(ctx, &absent) < 0) {
+                Py_DECREF(item);
                 goto error;
             }
             Py_ssize_t next = absent ? append_atomic_run(x, y, i, absent) : i;
             if (next > i) {
+                Py_DECREF(item);
                 i = next;
                 continue;
             }
         }
         if (store_before_items(ctx, x, y, stored) < 0) {
+            Py_DECREF(item);
             goto error;
         }
-        PyObject *c = list_item_copy(ctx, item, &run);
+        /* (the one entry store_before_items may just have made is x's own) */
+        PyObject *c = list_item_copy(ctx, item, hit, item == x, &run);
+        Py_DECREF(item);
         if (c == NULL || list_append_steal(y, c) < 0) {
             goto error;
         }
@@ -558,7 +583,11 @@ patch_flat_value(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *key, PyObject
 static PyObject *
 copy_patchable_dict(fdc_ctx *ctx, PyObject *x, const dict_scan *s, int *stored)
 {
+    /* s->flat is borrowed from x: the clone holds it once made (see
+     * copy_flat_root_dict) */
+    int gc = fdc_gc_pause();
     PyObject *y = PyDict_Copy(x);
+    fdc_gc_resume(gc);
     if (y == NULL) {
         return NULL;
     }
@@ -636,7 +665,10 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
         }
         scan_release(&scan);   /* (only the leading run is used from here on) */
     }
+    /* (the leading run is borrowed from x) */
+    int gc = fdc_gc_pause();
     PyObject *y = _PyDict_NewPresized(used);
+    fdc_gc_resume(gc);
     if (y == NULL) {
         return NULL;
     }
@@ -913,7 +945,9 @@ classify_root_item(PyObject *v, flat_seen *seen, int tuple_ok)
     return 1;
 }
 
-/* The copy of a flat container (its items are their own copies). */
+/* The copy of a flat container (its items are their own copies).  v may be
+ * borrowed from the container being copied: its allocations pause the
+ * collector (a bytearray is not tracked by it). */
 static PyObject *
 copy_flat(PyObject *v)
 {
@@ -921,12 +955,16 @@ copy_flat(PyObject *v)
     if (PyByteArray_CheckExact(v)) {
         return fdc_copy_bytearray(NULL, v);
     }
+    int gc = fdc_gc_pause();
     if (PyDict_CheckExact(v)) {
         FDC_STATS.objects += 2 * (uint64_t)PyDict_GET_SIZE(v);
-        return PyDict_Copy(v);
+        PyObject *y = PyDict_Copy(v);
+        fdc_gc_resume(gc);
+        return y;
     }
     Py_ssize_t n = PyList_GET_SIZE(v);
     PyObject *y = list_with_capacity(n);
+    fdc_gc_resume(gc);
     if (y == NULL) {
         return NULL;
     }
@@ -953,9 +991,12 @@ copy_flat_root_list(PyObject *x, int tuple_ok)
             return NULL;
         }
     }
-    /* (nothing below runs user code: x stays as classified, and the flat
-     * containers come in seen.items' order, each once) */
+    /* (nothing below runs user code -- the allocations pause the collector,
+     * whose finalizers could: x stays as classified, and the flat containers
+     * come in seen.items' order, each once) */
+    int gc = fdc_gc_pause();
     PyObject *y = list_with_capacity(n);
+    fdc_gc_resume(gc);
     if (y == NULL) {
         return NULL;
     }
@@ -999,8 +1040,12 @@ copy_flat_root_dict(PyObject *x, int tuple_ok)
         }
     }
     /* a clone, whose flat values are then replaced by their copies, in x's
-     * order (hashing atomic keys runs no user code) */
+     * order (hashing atomic keys runs no user code); the clone holds what
+     * keys[] and seen.items point to once made -- made with the collector
+     * paused, since a dict with holes is copied into a new dict item by item */
+    int gc = fdc_gc_pause();
     PyObject *y = PyDict_Copy(x);
+    fdc_gc_resume(gc);
     if (y == NULL) {
         return NULL;
     }

@@ -12,6 +12,7 @@
 fdc_env FDC;
 
 PyTypeObject *fdc_atomic_table[FDC_ATOMIC_TABLE_SIZE];
+PyTypeObject *fdc_atomic_key_table[FDC_ATOMIC_TABLE_SIZE];
 unsigned int fdc_atomic_shift;
 
 #define N_ATOMIC 16
@@ -31,6 +32,21 @@ init_atomic_types(void)
     }
 }
 
+/* The atomic types that the fast paths may hash (fdc_is_atomic_key_type): not
+ * a weak reference (comparing two compares their referents) nor a range (its
+ * hash allocates). */
+static void
+build_atomic_key_table(void)
+{
+    memcpy(fdc_atomic_key_table, fdc_atomic_table, sizeof(fdc_atomic_key_table));
+    for (size_t h = 0; h < FDC_ATOMIC_TABLE_SIZE; h++) {
+        PyTypeObject *tp = fdc_atomic_key_table[h];
+        if (tp == &_PyWeakref_RefType || tp == &PyRange_Type) {
+            fdc_atomic_key_table[h] = NULL;
+        }
+    }
+}
+
 /* Find a shift that maps every atomic type to its own slot. */
 static int
 build_atomic_table(void)
@@ -47,6 +63,7 @@ build_atomic_table(void)
         }
         if (ok) {
             fdc_atomic_shift = shift;
+            build_atomic_key_table();
             return 0;
         }
     }

@@ -152,9 +152,9 @@ int fdc_mirror_check_slow(fdc_mirror *m);
 /* memo[key] = y on the dict, key being id(x) (NULL: made here), and in the
  * index (after a successful check). */
 int fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y);
-/* Start mirroring `dict` (whose id is `dict_id`), made from `index` (whose
- * keep-alive array is dropped: the dict's memo[id(memo)] list holds those
- * objects now). */
+/* Start mirroring `dict` (whose id is `dict_id`), made from `index`: the
+ * dict holds index's values now (they become borrowed), and its
+ * memo[id(memo)] list the objects of index's keep-alive array (dropped). */
 int fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *index);
 /* Stop; returns the index for its owner to release. */
 fdc_memo *fdc_mirror_stop(fdc_mirror *m);
@@ -315,6 +315,8 @@ void fdc_leave_recursion(fdc_ctx *ctx);
  * mapped table (env.c picks the shift), so the test is one load and compare. */
 #define FDC_ATOMIC_TABLE_SIZE 256
 extern PyTypeObject *fdc_atomic_table[FDC_ATOMIC_TABLE_SIZE];
+/* The same slots, without the types fdc_is_atomic_key_type leaves out. */
+extern PyTypeObject *fdc_atomic_key_table[FDC_ATOMIC_TABLE_SIZE];
 extern unsigned int fdc_atomic_shift;
 
 static inline int
@@ -332,11 +334,44 @@ fdc_is_common_atomic_type(PyTypeObject *tp)
 
 /* An atomic object that the fast paths may hash into a dict or set without
  * running user code.  Not a weak reference: two with equal hashes compare
- * their referents (their __eq__ may change the container being copied). */
+ * their referents (their __eq__ may change the container being copied).  Not
+ * a range: its hash builds a tuple, and that allocation may run a collection
+ * (see fdc_gc_pause) while the range is held borrowed. */
 static inline int
 fdc_is_atomic_key_type(PyTypeObject *tp)
 {
-    return fdc_is_atomic_type(tp) && tp != &_PyWeakref_RefType;
+    uintptr_t h = (uintptr_t)tp >> fdc_atomic_shift;
+    return fdc_atomic_key_table[h & (FDC_ATOMIC_TABLE_SIZE - 1)] == tp;
+}
+
+/* On 3.10 and 3.11 any allocation of a GC-tracked object may run a garbage
+ * collection on the spot, and with it finalizers (__del__, weakref callbacks)
+ * that can change the very container being copied -- freeing items the engine
+ * has read but not yet taken a reference to.  An allocation made while such
+ * borrowed pointers are live is wrapped in a pause: the collection then
+ * happens at the next allocation after it.  Nothing else runs in between (no
+ * Python code, the GIL is held), so the pause itself cannot be seen.  3.12
+ * and later only collect at the eval loop's safe points. */
+static inline int
+fdc_gc_pause(void)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    return PyGC_Disable();
+#else
+    return 0;
+#endif
+}
+
+static inline void
+fdc_gc_resume(int was_enabled)
+{
+#if PY_VERSION_HEX < 0x030C0000
+    if (was_enabled) {
+        PyGC_Enable();
+    }
+#else
+    (void)was_enabled;
+#endif
 }
 
 /* An exact tuple of atomic items is its own deep copy and never enters

@@ -68,9 +68,11 @@ fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value)
             fdc_memo_entry *e = &m->entries[ix - 1];
             if (e->key == key) {
                 PyObject *old = e->value;
-                Py_INCREF(value);
                 e->value = value;
-                Py_DECREF(old);
+                if (!m->borrowed) {
+                    Py_INCREF(value);
+                    Py_DECREF(old);
+                }
                 return 0;
             }
             i = (i + 1) & m->mask;
@@ -87,7 +89,9 @@ fdc_memo_insert_new(fdc_memo *m, void *key, size_t hash, PyObject *value)
     }
     fdc_memo_entry *e = &m->entries[m->used];
     e->key = key;
-    Py_INCREF(value);
+    if (!m->borrowed) {
+        Py_INCREF(value);
+    }
     e->value = value;
     m->used++;
     index_insert(m->index, m->mask, hash, (int32_t)m->used);
@@ -139,6 +143,7 @@ fdc_memo_clear(fdc_memo *m)
 {
     Py_ssize_t used = m->used, keep_used = m->keep_used;
     if (used == 0 && keep_used == 0) {
+        m->borrowed = 0;
         return;
     }
     if (used > 0) {
@@ -149,6 +154,8 @@ fdc_memo_clear(fdc_memo *m)
     m->keep_used = 0;
     m->keep_first_at = -1;
     m->pending = 0;
+    int owned = !m->borrowed;
+    m->borrowed = 0;
     fdc_memo_entry *entries = m->entries;
     PyObject **keep = m->keep;
     /* Detach big arrays before releasing the references they hold. */
@@ -161,7 +168,7 @@ fdc_memo_clear(fdc_memo *m)
         m->capacity = m->keep_capacity = 0;
         m->mask = 0;
     }
-    for (Py_ssize_t k = 0; k < used; k++) {
+    for (Py_ssize_t k = 0; owned && k < used; k++) {
         Py_DECREF(entries[k].value);
     }
     for (Py_ssize_t k = 0; k < keep_used; k++) {
@@ -186,6 +193,18 @@ fdc_memo_drop_keep(fdc_memo *m)
         Py_DECREF(keep[k]);
     }
     PyMem_Free(keep);
+}
+
+void
+fdc_memo_borrow_values(fdc_memo *m)
+{
+    if (m->borrowed) {
+        return;
+    }
+    m->borrowed = 1;
+    for (Py_ssize_t k = 0; k < m->used; k++) {
+        Py_DECREF(m->entries[k].value);
+    }
 }
 
 void

@@ -4,7 +4,9 @@
  * dict), with a separate power-of-two index of int32 slots probed linearly.
  * The key is the original object's address (never dereferenced, never owned:
  * the originals are kept alive by the keep-alive array exactly as stdlib keeps
- * them alive in memo[id(memo)]).  Values are owned references.
+ * them alive in memo[id(memo)]).  Values are owned references -- except in
+ * a mirror's index (mirror.c), whose dict holds them: there they are borrowed,
+ * so that a value the dict lets go of dies when stdlib's would.
  * All memory comes from PyMem_* so tracemalloc sees it.
  */
 #ifndef FDC_MEMO_H
@@ -29,6 +31,7 @@ typedef struct {
     Py_ssize_t keep_used, keep_capacity;
     Py_ssize_t keep_first_at;/* `used` when the first keep-alive was added, -1 if none */
     Py_ssize_t pending;      /* values that are pending state snapshots (pending.c) */
+    int borrowed;            /* values are borrowed (a mirror's index); reset by clearing */
 } fdc_memo;
 
 static inline size_t
@@ -65,10 +68,14 @@ int fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value);
 /* Insert a key known to be absent (no probe for it).  -1 + MemoryError on failure. */
 int fdc_memo_insert_new(fdc_memo *m, void *key, size_t hash, PyObject *value);
 int fdc_memo_keep(fdc_memo *m, PyObject *obj);
-/* Release every reference; keep the allocation if small, shrink if large. */
+/* Release every reference (values only when owned); keep the allocation if
+ * small, shrink if large.  The values of a cleared memo are owned again. */
 void fdc_memo_clear(fdc_memo *m);
 /* Release the keep-alive array's references (the entries stay). */
 void fdc_memo_drop_keep(fdc_memo *m);
+/* From now on the values are borrowed: release the references held to them
+ * (the caller knows that something else holds each). */
+void fdc_memo_borrow_values(fdc_memo *m);
 /* Release everything including the allocation. */
 void fdc_memo_free(fdc_memo *m);
 /* Build the dict stdlib would hold: {id(k): v, ..., id(d): [kept...]};

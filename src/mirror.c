@@ -23,6 +23,11 @@
  *
  * A miss in the index is therefore exact, and misses are what the index makes
  * cheap: no int object is created and no dict is probed for them.
+ *
+ * The index's values are borrowed from the dict (fdc_memo_borrow_values): a
+ * value that someone overwrites in the dict dies then, as it would with
+ * stdlib, and a stale one is never used -- before anyone else wrote the index
+ * is exact, and after that a hit is confirmed by the dict.
  */
 #include "fdc.h"
 
@@ -140,11 +145,11 @@ resync(fdc_mirror *m)
         }
     }
     /* Entries moved, or some were deleted: rebuild from scratch, which only
-     * works when no holes are left.  The old table is detached first and
-     * released last: its values' finalizers may re-enter the mirror (any
-     * change they make moves the version on, and the next check sees it). */
+     * works when no holes are left.  (Its values are borrowed: releasing the
+     * old table runs no finalizer.) */
     fdc_memo old = *m->index;
     fdc_memo_init(m->index);
+    m->index->borrowed = 1;
     r = read_entries(m, 0, &count, &last);
     if (r == 0 && count == size) {
         set_last_key(m, last);
@@ -212,9 +217,8 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
         set_last_key(m, key);
         m->version = fdc_dict_version(m->dict);
     }
-    /* Replacing released the old values (in the dict and in the index), whose
-     * finalizers may have changed the dict: m->version stays behind, so the
-     * next check resyncs. */
+    /* Replacing released the dict's old value, whose finalizer may have
+     * changed the dict: m->version stays behind, so the next check resyncs. */
     Py_XDECREF(own);
     return r;
 }
@@ -234,6 +238,7 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *ind
     m->last_key = NULL;
     m->version = 0;   /* never a real version: the first check resyncs */
     fdc_memo_drop_keep(index);
+    fdc_memo_borrow_values(index);   /* the dict was made from it: it holds them */
     uint64_t version = fdc_dict_version(dict);
     Py_ssize_t count;
     PyObject *last;

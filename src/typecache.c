@@ -625,11 +625,11 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
 /* *defer: in, may the state be put off; out, 1 it was, 0 it could not be,
  * -1 there was nothing to put off. */
 static PyObject *
-copy_plain_with(fdc_ctx *ctx, PyObject *x, PyObject *dict, PyObject *slotnames, int *defer)
+copy_plain_with(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *dict,
+                PyObject *slotnames, int *defer)
 {
     int may_defer = *defer;
     *defer = -1;
-    PyTypeObject *tp = Py_TYPE(x);
     PyObject *state = plain_state(x, dict, slotnames);
     if (state == NULL) {
         return NULL;
@@ -768,7 +768,11 @@ self_applies(PyObject *x, int *pure)
             return 1;
         }
         *pure = lookup_is_pure(d);
-        return dict_lacks_deepcopy(x, d);
+        /* a key's __eq__ may replace x's dict during the lookup: hold it */
+        Py_INCREF(d);
+        int r = dict_lacks_deepcopy(x, d);
+        Py_DECREF(d);
+        return r;
     }
     PyObject *dict = instance_dict(x);
     if (dict == NULL) {
@@ -780,8 +784,9 @@ self_applies(PyObject *x, int *pure)
     return r;
 }
 
+/* tp: x's class as the decision was made for it (held by the caller). */
 static PyObject *
-copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
+copy_plain(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *slotnames, int *defer)
 {
     int may_defer = *defer;
     *defer = -1;
@@ -794,13 +799,14 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyObject *slotnames, int *defer)
     if (shadow < 0) {
         y = NULL;
     }
-    else if (shadow) {
-        y = NULL;   /* an instance attribute names a hook: the full protocol */
+    else if (shadow || Py_TYPE(x) != tp) {
+        /* an instance attribute names a hook, or a key's __eq__ run by the
+         * dict checks changed x's class: the full protocol */
+        y = NULL;
     }
     else {
-        /* (read after the dict checks, whose key comparisons may run user code) */
         *defer = may_defer;
-        y = copy_plain_with(ctx, x, dict, slotnames, defer);
+        y = copy_plain_with(ctx, x, tp, dict, slotnames, defer);
     }
     Py_XDECREF(dict);
     return y;
@@ -969,7 +975,7 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
         int deferred = defer_worth_trying(e);
         int tried = deferred;
         PyObject *slotnames = Py_NewRef(e->slotnames);
-        PyObject *y = copy_plain(ctx, x, slotnames, &deferred);
+        PyObject *y = copy_plain(ctx, x, tp, slotnames, &deferred);
         Py_DECREF(slotnames);
         if (tried && deferred >= 0 && e->type == tp && e->version == version) {
             /* (the copy may have run user code: still the entry of this class?) */
