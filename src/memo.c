@@ -55,28 +55,52 @@ memo_grow(fdc_memo *m)
     return 0;
 }
 
+/* The entry of key, or NULL. */
+static inline fdc_memo_entry *
+memo_find(fdc_memo *m, const void *key, size_t hash)
+{
+    if (m->used == 0) {
+        return NULL;
+    }
+    size_t i = hash & m->mask;
+    for (;;) {
+        int32_t ix = m->index[i];
+        if (ix == 0) {
+            return NULL;
+        }
+        fdc_memo_entry *e = &m->entries[ix - 1];
+        if (e->key == key) {
+            return e;
+        }
+        i = (i + 1) & m->mask;
+    }
+}
+
+/* Append an entry holding `value` as it is (the caller settled ownership). */
+static inline int
+memo_append(fdc_memo *m, void *key, size_t hash, PyObject *value)
+{
+    if (m->used == m->capacity && memo_grow(m) < 0) {
+        return -1;
+    }
+    fdc_memo_entry *e = &m->entries[m->used];
+    e->key = key;
+    e->value = value;
+    m->used++;
+    index_insert(m->index, m->mask, hash, (int32_t)m->used);
+    return 0;
+}
+
 int
 fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value)
 {
-    if (m->used > 0) {
-        size_t i = hash & m->mask;
-        for (;;) {
-            int32_t ix = m->index[i];
-            if (ix == 0) {
-                break;
-            }
-            fdc_memo_entry *e = &m->entries[ix - 1];
-            if (e->key == key) {
-                PyObject *old = e->value;
-                e->value = value;
-                if (!m->borrowed) {
-                    Py_INCREF(value);
-                    Py_DECREF(old);
-                }
-                return 0;
-            }
-            i = (i + 1) & m->mask;
-        }
+    fdc_memo_entry *e = memo_find(m, key, hash);
+    if (e != NULL) {
+        PyObject *old = e->value;
+        Py_INCREF(value);
+        e->value = value;
+        Py_DECREF(old);
+        return 0;
     }
     return fdc_memo_insert_new(m, key, hash, value);
 }
@@ -84,18 +108,28 @@ fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value)
 int
 fdc_memo_insert_new(fdc_memo *m, void *key, size_t hash, PyObject *value)
 {
-    if (m->used == m->capacity && memo_grow(m) < 0) {
+    if (memo_append(m, key, hash, value) < 0) {
         return -1;
     }
-    fdc_memo_entry *e = &m->entries[m->used];
-    e->key = key;
-    if (!m->borrowed) {
-        Py_INCREF(value);
-    }
-    e->value = value;
-    m->used++;
-    index_insert(m->index, m->mask, hash, (int32_t)m->used);
+    Py_INCREF(value);
     return 0;
+}
+
+int
+fdc_memo_insert_new_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value)
+{
+    return memo_append(m, key, hash, value);
+}
+
+int
+fdc_memo_set_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value)
+{
+    fdc_memo_entry *e = memo_find(m, key, hash);
+    if (e != NULL) {
+        e->value = value;
+        return 0;
+    }
+    return memo_append(m, key, hash, value);
 }
 
 int
@@ -168,8 +202,10 @@ fdc_memo_clear(fdc_memo *m)
         m->capacity = m->keep_capacity = 0;
         m->mask = 0;
     }
-    for (Py_ssize_t k = 0; owned && k < used; k++) {
-        Py_DECREF(entries[k].value);
+    if (owned) {
+        for (Py_ssize_t k = 0; k < used; k++) {
+            Py_DECREF(entries[k].value);
+        }
     }
     for (Py_ssize_t k = 0; k < keep_used; k++) {
         Py_DECREF(keep[k]);

@@ -67,6 +67,11 @@ fdc_memo_lookup(const fdc_memo *m, const void *key, size_t hash)
 int fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value);
 /* Insert a key known to be absent (no probe for it).  -1 + MemoryError on failure. */
 int fdc_memo_insert_new(fdc_memo *m, void *key, size_t hash, PyObject *value);
+/* Insert or replace in a memo whose values are borrowed (after
+ * fdc_memo_borrow_values): no reference is taken or released. */
+int fdc_memo_set_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value);
+/* The same for a key known to be absent. */
+int fdc_memo_insert_new_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value);
 int fdc_memo_keep(fdc_memo *m, PyObject *obj);
 /* Release every reference (values only when owned); keep the allocation if
  * small, shrink if large.  The values of a cleared memo are owned again. */

@@ -65,7 +65,7 @@ index_entry(fdc_mirror *m, PyObject *key, PyObject *value)
     if (r <= 0) {
         return r;
     }
-    return fdc_memo_store(m->index, addr, fdc_memo_hash(addr), value);
+    return fdc_memo_set_borrowed(m->index, addr, fdc_memo_hash(addr), value);
 }
 
 static void
@@ -205,8 +205,8 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
     }
     int r = PyDict_SetItem(m->dict, key, y);
     if (r == 0) {
-        r = replacing ? fdc_memo_store(m->index, x, hash, y)
-                      : fdc_memo_insert_new(m->index, x, hash, y);
+        r = replacing ? fdc_memo_set_borrowed(m->index, x, hash, y)
+                      : fdc_memo_insert_new_borrowed(m->index, x, hash, y);
         if (r < 0) {
             give_up(m);   /* the dict has the entry, the index does not */
         }
