@@ -55,27 +55,6 @@ memo_grow(fdc_memo *m)
     return 0;
 }
 
-/* The entry of key, or NULL. */
-static inline fdc_memo_entry *
-memo_find(fdc_memo *m, const void *key, size_t hash)
-{
-    if (m->used == 0) {
-        return NULL;
-    }
-    size_t i = hash & m->mask;
-    for (;;) {
-        int32_t ix = m->index[i];
-        if (ix == 0) {
-            return NULL;
-        }
-        fdc_memo_entry *e = &m->entries[ix - 1];
-        if (e->key == key) {
-            return e;
-        }
-        i = (i + 1) & m->mask;
-    }
-}
-
 /* Append an entry holding `value` as it is (the caller settled ownership). */
 static inline int
 memo_append(fdc_memo *m, void *key, size_t hash, PyObject *value)
@@ -94,7 +73,7 @@ memo_append(fdc_memo *m, void *key, size_t hash, PyObject *value)
 int
 fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value)
 {
-    fdc_memo_entry *e = memo_find(m, key, hash);
+    fdc_memo_entry *e = fdc_memo_find(m, key, hash);
     if (e != NULL) {
         PyObject *old = e->value;
         Py_INCREF(value);
@@ -124,7 +103,7 @@ fdc_memo_insert_new_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *valu
 int
 fdc_memo_set_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value)
 {
-    fdc_memo_entry *e = memo_find(m, key, hash);
+    fdc_memo_entry *e = fdc_memo_find(m, key, hash);
     if (e != NULL) {
         e->value = value;
         return 0;

@@ -44,9 +44,9 @@ fdc_memo_hash(const void *key)
 }
 
 void fdc_memo_init(fdc_memo *m);
-/* Borrowed value or NULL when absent; never raises. */
-static inline PyObject *
-fdc_memo_lookup(const fdc_memo *m, const void *key, size_t hash)
+/* The entry of key, or NULL when absent. */
+static inline fdc_memo_entry *
+fdc_memo_find(const fdc_memo *m, const void *key, size_t hash)
 {
     if (m->used == 0) {
         return NULL;
@@ -58,10 +58,18 @@ fdc_memo_lookup(const fdc_memo *m, const void *key, size_t hash)
             return NULL;
         }
         if (m->entries[ix - 1].key == key) {
-            return m->entries[ix - 1].value;
+            return &m->entries[ix - 1];
         }
         i = (i + 1) & m->mask;
     }
+}
+
+/* Borrowed value or NULL when absent; never raises. */
+static inline PyObject *
+fdc_memo_lookup(const fdc_memo *m, const void *key, size_t hash)
+{
+    fdc_memo_entry *e = fdc_memo_find(m, key, hash);
+    return e != NULL ? e->value : NULL;
 }
 /* Insert or replace (steals nothing: increfs value).  -1 + MemoryError on failure. */
 int fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value);
