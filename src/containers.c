@@ -194,10 +194,9 @@ self_run_remember(self_run *run, PyObject *o)
  * first (made by the caller, `hit`, unless `lookup` asks for it again), so
  * that an object met before (as in [a] * 100) costs one probe; an atomic
  * object is never in a native memo while FDC.atomic_ok holds, so the order
- * does not change the answer.  An
- * item that is its own copy by the SELF rule, decided without running Python
- * code, is remembered in `run`; anything else may run Python code, and `run`
- * is forgotten. */
+ * does not change the answer.  An item that is its own copy by the SELF rule,
+ * decided without running Python code, is remembered in `run`; anything else
+ * may run Python code, and `run` is forgotten. */
 static PyObject *
 list_item_copy(fdc_ctx *ctx, PyObject *item, PyObject *hit, int lookup, self_run *run)
 {
@@ -821,9 +820,9 @@ fdc_copy_method(fdc_ctx *ctx, PyObject *x)
  * user code, so building the copy straight from x gives what stdlib's
  * type(x)(deepcopy(list(x))) gives: the items are added in x's order, which is
  * the order of its table (skipping unused slots and dummies, whose hash is -1
- * as cpython/setobject.h documents).  A weak reference is left to the general
- * path: comparing two with equal hashes compares their referents, which may
- * run user code (and change x under the loop).  Returns NULL without an
+ * as cpython/setobject.h documents).  An item whose hash or comparison may
+ * run code (fdc_is_atomic_key_type: a weak reference, a range) is left to the
+ * general path, which works on a snapshot of x.  Returns NULL without an
  * exception when an item does not qualify (nothing observable has happened
  * then).  The one difference: stdlib's memo also holds an entry for its
  * temporary list, which only a memo materialized later in the same copy could
