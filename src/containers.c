@@ -211,7 +211,7 @@ list_item_copy(fdc_ctx *ctx, PyObject *item, PyObject *hit, int lookup, self_run
         hit = fdc_memo_lookup(ctx->native, item, hash);
     }
     if (hit != NULL) {
-        if (ctx->native->pending > 0 && fdc_is_pending(hit)) {
+        if (fdc_memo_hit_pending(ctx->native, hit)) {
             /* building the pending dict or tuple allocates (a collection may
              * run finalizers, and free remembered members) */
             run->used = 0;
@@ -277,7 +277,7 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
             /* an object met before (as in [a] * 100): one probe, and nothing
              * runs (a pending hit, which allocates, takes list_item_copy) */
             hit = fdc_memo_lookup(ctx->native, item, fdc_memo_hash(item));
-            if (hit != NULL && !(ctx->native->pending > 0 && fdc_is_pending(hit))) {
+            if (hit != NULL && !fdc_memo_hit_pending(ctx->native, hit)) {
                 FDC_STATS.objects++;
                 if (list_append_steal(y, Py_NewRef(hit)) < 0) {
                     goto error;

@@ -415,13 +415,20 @@ fdc_is_pending(PyObject *v)
     return Py_IS_TYPE(v, &fdc_PendingType);
 }
 
+/* Is the memo hit a pending snapshot (building it allocates)? */
+static inline int
+fdc_memo_hit_pending(const fdc_memo *m, PyObject *hit)
+{
+    return m->pending > 0 && fdc_is_pending(hit);
+}
+
 /* A native memo hit (borrowed `hit`, found under key/hash) as a new
  * reference: a pending snapshot becomes its dict first (NULL + exception if
  * that fails). */
 static inline PyObject *
 fdc_memo_hit_ref(fdc_memo *m, const void *key, size_t hash, PyObject *hit)
 {
-    if (m->pending > 0 && fdc_is_pending(hit)) {
+    if (fdc_memo_hit_pending(m, hit)) {
         return fdc_pending_resolve(m, key, hash, hit);
     }
     return Py_NewRef(hit);

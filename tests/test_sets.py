@@ -76,11 +76,13 @@ def test_order_of_random_sets(seed):
     assert ref == ours
 
 
-class _Ref:
-    """An object whose equality, reached through weak references to it with
-    equal hashes, changes the set being copied."""
+class _Referent:
+    """Referent of weak references with equal hashes: comparing two of the
+    references calls this __eq__, which counts its calls and runs `action`
+    (one that changes the container being copied)."""
 
-    victim = None
+    calls = 0
+    action = None
 
     def __init__(self, n):
         self.n = n
@@ -89,8 +91,9 @@ class _Ref:
         return 7
 
     def __eq__(self, other):
-        if _Ref.victim is not None:
-            _Ref.victim.update(range(1000, 1100))   # resizes the set's table
+        _Referent.calls += 1
+        if _Referent.action is not None:
+            _Referent.action()
         return self is other
 
 
@@ -100,16 +103,16 @@ def test_weak_references_whose_referents_change_the_set(kind):
     # the set takes the general path (stdlib's snapshot list), never a loop
     # over a table that user code can replace
     def run(which):
-        a, b = _Ref(1), _Ref(2)
+        a, b = _Referent(1), _Referent(2)
         victim = {1, 2, weakref.ref(a), weakref.ref(b)}
         target = victim if kind is set else frozenset(victim)
-        _Ref.victim = victim
+        _Referent.action = lambda: victim.update(range(1000, 1100))   # resizes its table
         try:
             with hc.using(which):
                 fn = hc.REF.deepcopy if which == "ref" else hc.fastdeepcopy.deepcopy
                 out = hc.outcome(fn, [target, 5])
         finally:
-            _Ref.victim = None
+            _Referent.action = None
         summary = (out[0], sorted(repr(type(v)) for v in out[1][0]), len(victim)) \
             if out[0] == "ok" else out
         del a, b
@@ -117,26 +120,6 @@ def test_weak_references_whose_referents_change_the_set(kind):
         return summary
 
     assert run("ref") == run("ours")
-
-
-class _Key:
-    """Referent of weak dict keys: equal hashes, an __eq__ that counts its
-    calls and may clear the dict being copied."""
-
-    calls = 0
-    victim = None
-
-    def __init__(self, n):
-        self.n = n
-
-    def __hash__(self):
-        return 11
-
-    def __eq__(self, other):
-        _Key.calls += 1
-        if _Key.victim is not None:
-            _Key.victim.clear()   # frees the other weak references x held
-        return self is other
 
 
 class _Plain:
@@ -168,20 +151,20 @@ SHAPES = ["atomic values", "then an instance", "instance first", "flat values"]
 @pytest.mark.parametrize("shape", SHAPES)
 def test_weak_dict_keys_compare_as_stdlib_compares_them(shape, nested, clears):
     def run(which):
-        referents = [_Key(i) for i in range(5)]
+        referents = [_Referent(i) for i in range(5)]
         x = _weak_keyed(shape, referents)
         obj = [x, {"k": 1}] if nested else x
-        _Key.calls = 0
-        _Key.victim = x if clears else None
+        _Referent.calls = 0
+        _Referent.action = x.clear if clears else None   # frees the other weak keys
         fn = hc.REF.deepcopy if which == "ref" else hc.fastdeepcopy.deepcopy
         try:
             with hc.using(which):
                 out = hc.outcome(fn, obj)
         finally:
-            _Key.victim = None
+            _Referent.action = None
         if out[0] == "ok":
             y = out[1][0] if nested else out[1]
             out = ("ok", [type(k).__name__ for k in y])
-        return out, _Key.calls, len(x)
+        return out, _Referent.calls, len(x)
 
     assert run("ref") == run("ours")
