@@ -284,10 +284,20 @@ PyObject *fdc_copy_self_kind(PyObject *x, int *pure);
 /* setattr(y, name, value) for y of a plain class: by offset when name is one
  * of its plain slot members, else PyObject_SetAttr (which may run user code). */
 int fdc_setattr_plain(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint);
-/* _reconstruct after y = func(*args).  `plain`: y's class is a PLAIN class of
- * the type cache (no __setstate__, standard __dict__). */
+/* A class the type cache decided PLAIN (no __setstate__, standard __dict__),
+ * as of its version tag then. */
+typedef struct {
+    PyTypeObject *type;   /* borrowed: held by the caller */
+    unsigned int version;
+} fdc_plain_class;
+/* Is tp's version tag still `version`, and valid (the class unchanged)? */
+int fdc_type_version_unchanged(PyTypeObject *tp, unsigned int version);
+/* _reconstruct after y = func(*args).  `plain`: y = plain->type.__new__(...),
+ * or NULL.  Whether y then still lacks __setstate__ is checked after the
+ * state's copy, which may have run user code. */
 int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
-                         PyObject *listiter, PyObject *dictiter, int deep, int plain);
+                         PyObject *listiter, PyObject *dictiter, int deep,
+                         const fdc_plain_class *plain);
 
 /* tstate.c */
 struct fdc_tstate {

@@ -406,13 +406,43 @@ apply_state(PyObject *y, PyObject *state, int plain)
     return r;
 }
 
+/* hasattr(y, '__setstate__') for y = plain->type.__new__(plain->type), after
+ * the copy of its state, which may have run user code: 1 no such attribute
+ * (class and y as they were made), 0 anything changed (ask stdlib's way),
+ * -1 error.  The class unchanged has none, so the answer is y's dict's. */
 static int
-set_state(PyObject *y, PyObject *state, int plain)
+plain_lacks_setstate(PyObject *y, const fdc_plain_class *plain)
 {
-    if (plain) {
-        /* the class has no __setstate__ and y (fresh from object.__new__) has
-         * no instance attributes: hasattr would say no */
-        return apply_state(y, state, 1);
+    PyTypeObject *tp = plain->type;
+    if (Py_TYPE(y) != tp || !fdc_type_version_unchanged(tp, plain->version)) {
+        return 0;
+    }
+    if (tp->tp_dictoffset == 0) {
+        return 1;
+    }
+    /* (making y's dict, as y.__dict__.update(state) will, runs no user code) */
+    PyObject *d = PyObject_GenericGetDict(y, NULL);
+    if (d == NULL) {
+        return -1;
+    }
+    int r = 1;
+    if (PyDict_GET_SIZE(d) > 0) {
+        /* a copy gave y attributes: the lookup hasattr makes in y's dict */
+        PyObject *v = PyDict_GetItemWithError(d, FDC.s_setstate);
+        r = v != NULL ? 0 : (PyErr_Occurred() ? -1 : 1);
+    }
+    Py_DECREF(d);
+    return r;
+}
+
+static int
+set_state(PyObject *y, PyObject *state, const fdc_plain_class *plain)
+{
+    if (plain != NULL) {
+        int r = plain_lacks_setstate(y, plain);
+        if (r != 0) {
+            return r < 0 ? -1 : apply_state(y, state, 1);
+        }
     }
     PyTypeObject *tp = Py_TYPE(y);
     if (tp->tp_getattro == PyObject_GenericGetAttr) {
@@ -510,7 +540,8 @@ fill_dict_items(fdc_ctx *ctx, PyObject *y, PyObject *dictiter, int deep)
 /* Everything of _reconstruct after y exists: memo, state, items. */
 int
 fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
-                     PyObject *listiter, PyObject *dictiter, int deep, int plain)
+                     PyObject *listiter, PyObject *dictiter, int deep,
+                     const fdc_plain_class *plain)
 {
     if (deep && fdc_memo_set(ctx, x, y) < 0) {
         return -1;
@@ -610,7 +641,7 @@ fdc_reconstruct(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
     if (y == NULL) {
         return NULL;
     }
-    if (fdc_reconstruct_rest(ctx, x, y, state, listiter, dictiter, deep, 0) < 0) {
+    if (fdc_reconstruct_rest(ctx, x, y, state, listiter, dictiter, deep, NULL) < 0) {
         Py_DECREF(y);
         return NULL;
     }

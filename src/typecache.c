@@ -68,6 +68,12 @@ version_is_valid(PyTypeObject *tp)
 #endif
 }
 
+int
+fdc_type_version_unchanged(PyTypeObject *tp, unsigned int version)
+{
+    return tp->tp_version_tag == version && version_is_valid(tp);
+}
+
 /* ---- detecting `def __deepcopy__(self, memo): return self` ------------------ */
 
 static PyObject *
@@ -625,7 +631,7 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
 /* *defer: in, may the state be put off; out, 1 it was, 0 it could not be,
  * -1 there was nothing to put off. */
 static PyObject *
-copy_plain_with(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *dict,
+copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObject *dict,
                 PyObject *slotnames, int *defer)
 {
     int may_defer = *defer;
@@ -635,6 +641,7 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *dict,
         return NULL;
     }
     /* copyreg.__newobj__(cls) is cls.__new__(cls), which is object.__new__ */
+    PyTypeObject *tp = plain->type;
     PyObject *y = tp->tp_new(tp, FDC.empty_tuple, NULL);
     if (y == NULL) {
         Py_DECREF(state);
@@ -650,7 +657,7 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *dict,
     }
     *defer = tried ? r > 0 : -1;
     if (r == 0) {
-        r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, 1);
+        r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, plain);
     }
     Py_DECREF(state);
     if (r < 0) {
@@ -784,9 +791,10 @@ self_applies(PyObject *x, int *pure)
     return r;
 }
 
-/* tp: x's class as the decision was made for it (held by the caller). */
+/* plain: x's class as the decision was made for it (held by the caller). */
 static PyObject *
-copy_plain(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *slotnames, int *defer)
+copy_plain(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObject *slotnames,
+           int *defer)
 {
     int may_defer = *defer;
     *defer = -1;
@@ -799,14 +807,14 @@ copy_plain(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *slotnames, int
     if (shadow < 0) {
         y = NULL;
     }
-    else if (shadow || Py_TYPE(x) != tp) {
+    else if (shadow || Py_TYPE(x) != plain->type) {
         /* an instance attribute names a hook, or a key's __eq__ run by the
          * dict checks changed x's class: the full protocol */
         y = NULL;
     }
     else {
         *defer = may_defer;
-        y = copy_plain_with(ctx, x, tp, dict, slotnames, defer);
+        y = copy_plain_with(ctx, x, plain, dict, slotnames, defer);
     }
     Py_XDECREF(dict);
     return y;
@@ -829,7 +837,7 @@ copy_own_reduce(fdc_ctx *ctx, PyObject *x, unsigned int version)
         return NULL;   /* -1: the error stands; 1: the full protocol */
     }
     /* the key comparisons of those lookups may have run user code */
-    if (Py_TYPE(x) != tp || tp->tp_version_tag != version || !version_is_valid(tp)) {
+    if (Py_TYPE(x) != tp || !fdc_type_version_unchanged(tp, version)) {
         return NULL;
     }
     PyObject *f = _PyType_Lookup(tp, FDC.s_reduce);
@@ -975,7 +983,8 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
         int deferred = defer_worth_trying(e);
         int tried = deferred;
         PyObject *slotnames = Py_NewRef(e->slotnames);
-        PyObject *y = copy_plain(ctx, x, tp, slotnames, &deferred);
+        fdc_plain_class plain = {tp, version};
+        PyObject *y = copy_plain(ctx, x, &plain, slotnames, &deferred);
         Py_DECREF(slotnames);
         if (tried && deferred >= 0 && e->type == tp && e->version == version) {
             /* (the copy may have run user code: still the entry of this class?) */
