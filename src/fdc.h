@@ -244,9 +244,17 @@ PyObject *fdc_copy_flat_root(PyObject *x);
  * items that are their own copies): copying one runs no user code. */
 int fdc_is_flat_container(PyObject *v, int tuple_ok);
 
+/* A class the type cache decided PLAIN (no __setstate__, standard __dict__),
+ * as of its version tag then. */
+typedef struct {
+    PyTypeObject *type;   /* borrowed: held by the caller */
+    unsigned int version;
+} fdc_plain_class;
+
 /* pending.c: the copied state of a plain instance, put off until seen.  Each
  * returns 1 done, 0 not applicable (nothing done), -1 error. */
-int fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state);
+int fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
+                            const fdc_plain_class *plain);
 int fdc_copy_slots_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state);
 PyObject *fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapshot);
 int fdc_memo_resolve_all(fdc_memo *m);
@@ -284,14 +292,19 @@ PyObject *fdc_copy_self_kind(PyObject *x, int *pure);
 /* setattr(y, name, value) for y of a plain class: by offset when name is one
  * of its plain slot members, else PyObject_SetAttr (which may run user code). */
 int fdc_setattr_plain(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint);
-/* A class the type cache decided PLAIN (no __setstate__, standard __dict__),
- * as of its version tag then. */
-typedef struct {
-    PyTypeObject *type;   /* borrowed: held by the caller */
-    unsigned int version;
-} fdc_plain_class;
 /* Is tp's version tag still `version`, and valid (the class unchanged)? */
 int fdc_type_version_unchanged(PyTypeObject *tp, unsigned int version);
+/* hasattr(y, '__setstate__') for y = plain->type.__new__(plain->type), asked
+ * after the copy of its state, which may have run user code. */
+enum {
+    FDC_SETSTATE_NONE = 1,   /* class and y's class unchanged, y has none */
+    FDC_SETSTATE_OWN = 2,    /* class unchanged, y has one of its own */
+    FDC_SETSTATE_ASK = 3     /* y's class or the class changed: stdlib's way */
+};
+int fdc_plain_setstate_probe(PyObject *y, const fdc_plain_class *plain);   /* or -1 */
+/* _reconstruct's `if hasattr(y, '__setstate__'): ... else: ...`, the
+ * question answered by a probe (FDC_SETSTATE_ASK: ask it). */
+int fdc_set_state_probed(PyObject *y, PyObject *state, int probe);
 /* _reconstruct after y = func(*args).  `plain`: y = plain->type.__new__(...),
  * or NULL.  Whether y then still lacks __setstate__ is checked after the
  * state's copy, which may have run user code. */

@@ -40,6 +40,11 @@
 typedef struct {
     PyObject_VAR_HEAD
     PyObject *link;
+    /* An open snapshot is being filled while its values are copied, which may
+     * run user code: resolved meanwhile, it keeps the dict it became here
+     * (owned), and the items still to come go there. */
+    int open;
+    PyObject *built;
     PyObject *items[1];   /* k0, v0, k1, v1, ... */
 } pending_object;
 
@@ -48,6 +53,7 @@ pending_dealloc(PyObject *self)
 {
     pending_object *p = (pending_object *)self;
     Py_XDECREF(p->link);
+    Py_XDECREF(p->built);
     for (Py_ssize_t i = 0; i < 2 * Py_SIZE(p); i++) {
         Py_XDECREF(p->items[i]);
     }
@@ -73,13 +79,16 @@ pending_new(Py_ssize_t n, PyObject *link)
         return NULL;
     }
     p->link = Py_XNewRef(link);
+    p->open = 0;
+    p->built = NULL;
     memset(p->items, 0, sizeof(PyObject *) * 2 * (size_t)n);
     return p;
 }
 
 /* The items of a dict about to be deep-copied (borrowed), when copying them
  * runs no user code: str keys, flat values, dicts copied by the native copier.
- * Returns how many were read into keys/values, or -1 when not applicable. */
+ * Returns how many were read into keys/values; -1 when not applicable; -2
+ * when only the values are not flat (every key an exact str). */
 static Py_ssize_t
 read_flat_items(PyObject *d, PyObject **keys, PyObject **values)
 {
@@ -87,18 +96,19 @@ read_flat_items(PyObject *d, PyObject **keys, PyObject **values)
         !FDC.dict_ok || !FDC.atomic_ok) {
         return -1;
     }
-    int tuple_ok = FDC.tuple_ok;
+    int tuple_ok = FDC.tuple_ok, flat = 1;
     Py_ssize_t pos = 0, n = 0;
     PyObject *key, *value;
     while (PyDict_Next(d, &pos, &key, &value)) {
-        if (!PyUnicode_CheckExact(key) || !fdc_is_flat_value(value, tuple_ok)) {
+        if (!PyUnicode_CheckExact(key)) {
             return -1;
         }
+        flat = flat && fdc_is_flat_value(value, tuple_ok);
         keys[n] = key;
         values[n] = value;
         n++;
     }
-    return n;
+    return flat ? n : -2;
 }
 
 static int
@@ -217,13 +227,161 @@ set_slots_from(PyObject *y, const pending_object *p)
     return 0;
 }
 
+/* The dict an open snapshot stands for, as a new reference: the one it was
+ * resolved into, or (still in the native memo under id(sx)) resolved now. */
+static PyObject *
+open_resolve(fdc_ctx *ctx, PyObject *sx, pending_object *p)
+{
+    if (p->built != NULL) {
+        return Py_NewRef(p->built);
+    }
+    if (ctx->native == NULL) {
+        /* (handing the memo out resolves every snapshot first) */
+        PyErr_SetString(PyExc_SystemError, "fastdeepcopy: lost an open state");
+        return NULL;
+    }
+    return fdc_pending_resolve(ctx->native, sx, fdc_memo_hash(sx), (PyObject *)p);
+}
+
+/* The i-th item of the dict's copy, y[ck] = cv: into the snapshot while it is
+ * one and ck is an exact str, else into the dict it becomes.  Steals ck, cv. */
+static int
+open_add(fdc_ctx *ctx, PyObject *sx, pending_object *p, Py_ssize_t i, PyObject *ck,
+         PyObject *cv)
+{
+    if (p->built == NULL && PyUnicode_CheckExact(ck)) {
+        p->items[2 * i] = ck;
+        p->items[2 * i + 1] = cv;
+        return 0;
+    }
+    /* (a key of another type: sx was changed during the copy; hashing it may
+     * run user code, at the point stdlib's y[ck] = cv runs it) */
+    PyObject *d = open_resolve(ctx, sx, p);
+    int r = d != NULL ? PyDict_SetItem(d, ck, cv) : -1;
+    Py_XDECREF(d);
+    Py_DECREF(ck);
+    Py_DECREF(cv);
+    return r;
+}
+
+/* for key, value in sx.items(): y[deepcopy(key)] = deepcopy(value), with y
+ * the snapshot p, and the checks of dict_itemiterator's __next__ (sx is live:
+ * the copies may run user code that changes it). */
+static int
+open_fill(fdc_ctx *ctx, PyObject *sx, pending_object *p)
+{
+    Py_ssize_t used = Py_SIZE(p), remaining = used, pos = 0, i = 0;
+    PyObject *key, *value;
+    for (;;) {
+        if (PyDict_GET_SIZE(sx) != used) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary changed size during iteration");
+            return -1;
+        }
+        if (!PyDict_Next(sx, &pos, &key, &value)) {
+            break;
+        }
+        if (remaining == 0) {
+            PyErr_SetString(PyExc_RuntimeError, "dictionary keys changed during iteration");
+            return -1;
+        }
+        remaining--;
+        Py_INCREF(key);
+        Py_INCREF(value);
+        PyObject *cv = fdc_deepcopy_rec(ctx, value);
+        PyObject *ck = cv != NULL ? fdc_deepcopy_rec(ctx, key) : NULL;
+        Py_DECREF(key);
+        Py_DECREF(value);
+        if (ck == NULL) {
+            Py_XDECREF(cv);
+            return -1;
+        }
+        if (open_add(ctx, sx, p, i++, ck, cv) < 0) {
+            return -1;
+        }
+    }
+    /* (fewer items than at the start, if the dict was changed and compacted:
+     * the snapshot ends at the last one) */
+    Py_SET_SIZE(p, i);
+    return 0;
+}
+
+/* After the dict's copy: deepcopy's memo[id(sx)] = copy and _keep_alive(sx),
+ * then _reconstruct's `if hasattr(y, '__setstate__') ... else
+ * y.__dict__.update(state)`. */
+static int
+open_finish(fdc_ctx *ctx, PyObject *y, PyObject *sx, pending_object *p,
+            const fdc_plain_class *plain)
+{
+    /* (an unresolved snapshot is still the native memo's value: the store
+     * would change nothing) */
+    if (p->built != NULL && fdc_memo_set(ctx, sx, p->built) < 0) {
+        return -1;
+    }
+    if (fdc_memo_keep_alive(ctx, sx) < 0) {
+        return -1;
+    }
+    int probe = fdc_plain_setstate_probe(y, plain);
+    if (probe < 0) {
+        return -1;
+    }
+    if (p->built == NULL && probe == FDC_SETSTATE_NONE) {
+        return update_dict_from(y, p);
+    }
+    PyObject *state = open_resolve(ctx, sx, p);
+    if (state == NULL) {
+        return -1;
+    }
+    int r = fdc_set_state_probed(y, state, probe);
+    Py_DECREF(state);
+    return r;
+}
+
+/* deepcopy(sx) into an open snapshot, for x.__dict__ of exact str keys whose
+ * values' copies may run user code; then y's state from it. */
+static int
+copy_state_open(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx,
+                const fdc_plain_class *plain)
+{
+    if (fdc_memo_set(ctx, x, y) < 0) {
+        return -1;
+    }
+    pending_object *p = pending_new(PyDict_GET_SIZE(sx), NULL);
+    if (p == NULL) {
+        return -1;
+    }
+    if (fdc_memo_set(ctx, sx, (PyObject *)p) < 0) {
+        Py_DECREF(p);
+        return -1;
+    }
+    ctx->native->pending++;
+    FDC_STATS.objects++;   /* the dict (its items are counted by the recursion) */
+    p->open = 1;
+    Py_INCREF(sx);   /* user code may replace x.__dict__ */
+    int r = -1;
+    if (fdc_enter_recursion(ctx) == 0) {   /* the dict's own level of stdlib's */
+        r = open_fill(ctx, sx, p);
+        fdc_leave_recursion(ctx);
+    }
+    p->open = 0;
+    if (r == 0) {
+        r = open_finish(ctx, y, sx, p, plain);
+    }
+    Py_DECREF(sx);
+    Py_DECREF(p);
+    return r < 0 ? -1 : 1;
+}
+
 int
-fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx)
+fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx,
+                        const fdc_plain_class *plain)
 {
     PyObject *keys[FDC_PENDING_MAX], *values[FDC_PENDING_MAX];
     Py_ssize_t n = ctx->native != NULL ? read_flat_items(sx, keys, values) : -1;
-    if (n < 0 || memo_has(ctx->native, sx)) {
+    if (n == -1 || memo_has(ctx->native, sx)) {
         return 0;   /* not applicable (a hit: the dict exists, or will) */
+    }
+    if (n == -2) {
+        return copy_state_open(ctx, x, y, sx, plain);
     }
     /* (nothing below runs user code: sx, keys and values stay as read) */
     if (fdc_memo_set(ctx, x, y) < 0) {
@@ -314,8 +472,12 @@ PyObject *
 fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapshot)
 {
     Py_INCREF(snapshot);   /* replacing it below releases the memo's reference */
-    PyObject *built = snapshot_build(m, (pending_object *)snapshot);
+    pending_object *p = (pending_object *)snapshot;
+    PyObject *built = snapshot_build(m, p);
     int r = built != NULL ? fdc_memo_store(m, (void *)key, hash, built) : -1;
+    if (r == 0 && p->open) {
+        p->built = Py_NewRef(built);   /* the rest of its items go there */
+    }
     Py_DECREF(snapshot);
     if (r < 0) {
         Py_XDECREF(built);

@@ -406,44 +406,43 @@ apply_state(PyObject *y, PyObject *state, int plain)
     return r;
 }
 
-/* hasattr(y, '__setstate__') for y = plain->type.__new__(plain->type), after
- * the copy of its state, which may have run user code: 1 no such attribute
- * (class and y as they were made), 0 anything changed (ask stdlib's way),
- * -1 error.  The class unchanged has none, so the answer is y's dict's. */
-static int
-plain_lacks_setstate(PyObject *y, const fdc_plain_class *plain)
+int
+fdc_plain_setstate_probe(PyObject *y, const fdc_plain_class *plain)
 {
     PyTypeObject *tp = plain->type;
     if (Py_TYPE(y) != tp || !fdc_type_version_unchanged(tp, plain->version)) {
-        return 0;
+        return FDC_SETSTATE_ASK;
     }
     if (tp->tp_dictoffset == 0) {
-        return 1;
+        return FDC_SETSTATE_NONE;
     }
-    /* (making y's dict, as y.__dict__.update(state) will, runs no user code) */
-    PyObject *d = PyObject_GenericGetDict(y, NULL);
-    if (d == NULL) {
+    /* The class, unchanged, has none and no __getattr__: hasattr's answer
+     * is y's own (a hook may have given y attributes). */
+    PyObject *f;
+    if (fdc_lookup_attr(y, FDC.s_setstate, &f) < 0) {
         return -1;
     }
-    int r = 1;
-    if (PyDict_GET_SIZE(d) > 0) {
-        /* a copy gave y attributes: the lookup hasattr makes in y's dict */
-        PyObject *v = PyDict_GetItemWithError(d, FDC.s_setstate);
-        r = v != NULL ? 0 : (PyErr_Occurred() ? -1 : 1);
+    if (f == NULL) {
+        return FDC_SETSTATE_NONE;
     }
-    Py_DECREF(d);
-    return r;
+    Py_DECREF(f);
+    return FDC_SETSTATE_OWN;
 }
 
+/* y.__setstate__(state), looked up again as stdlib does after hasattr */
 static int
-set_state(PyObject *y, PyObject *state, const fdc_plain_class *plain)
+call_setstate(PyObject *y, PyObject *state)
 {
-    if (plain != NULL) {
-        int r = plain_lacks_setstate(y, plain);
-        if (r != 0) {
-            return r < 0 ? -1 : apply_state(y, state, 1);
-        }
-    }
+    PyObject *res = call_method1(y, FDC.s_setstate, state);
+    Py_XDECREF(res);
+    return res ? 0 : -1;
+}
+
+/* The rest of _reconstruct's state handling: `if hasattr(y, '__setstate__')`
+ * and what follows, for y of any class. */
+static int
+set_state_asking(PyObject *y, PyObject *state)
+{
     PyTypeObject *tp = Py_TYPE(y);
     if (tp->tp_getattro == PyObject_GenericGetAttr) {
         PyObject *cls_setstate = _PyType_Lookup(tp, FDC.s_setstate);   /* borrowed */
@@ -462,14 +461,30 @@ set_state(PyObject *y, PyObject *state, const fdc_plain_class *plain)
         return -1;
     }
     if (setstate != NULL) {
-        /* hasattr(y, '__setstate__') said yes: y.__setstate__(state), looked
-         * up again as stdlib does (a custom __getattribute__ sees both) */
+        /* (a custom __getattribute__ sees both lookups) */
         Py_DECREF(setstate);
-        PyObject *res = call_method1(y, FDC.s_setstate, state);
-        Py_XDECREF(res);
-        return res ? 0 : -1;
+        return call_setstate(y, state);
     }
     return apply_state(y, state, 0);
+}
+
+int
+fdc_set_state_probed(PyObject *y, PyObject *state, int probe)
+{
+    if (probe == FDC_SETSTATE_NONE) {
+        return apply_state(y, state, 1);
+    }
+    if (probe == FDC_SETSTATE_OWN) {
+        return call_setstate(y, state);
+    }
+    return set_state_asking(y, state);
+}
+
+static int
+set_state(PyObject *y, PyObject *state, const fdc_plain_class *plain)
+{
+    int probe = plain != NULL ? fdc_plain_setstate_probe(y, plain) : FDC_SETSTATE_ASK;
+    return probe < 0 ? -1 : fdc_set_state_probed(y, state, probe);
 }
 
 static PyObject *

@@ -650,7 +650,7 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObjec
     /* a state of x.__dict__ alone, or of slots alone, may be put off (pending.c) */
     int r = 0, tried = may_defer && state != Py_None;
     if (tried && state == dict) {
-        r = fdc_copy_state_deferred(ctx, x, y, state);
+        r = fdc_copy_state_deferred(ctx, x, y, state, plain);
     }
     else if (tried) {
         r = fdc_copy_slots_deferred(ctx, x, y, state);

@@ -341,3 +341,153 @@ def test_state_order_kept_when_stored_as_attributes():
     out_ref, out_ours = check(factory)
     for ref, ours in zip(out_ref[1], out_ours[1]):
         assert list(ours.__dict__) == list(ref.__dict__)
+
+
+# ---------------------------------------------------------------------------
+# Open snapshots: states whose values' copies may run user code (a value that
+# is an instance, a hook, a list of them).  The snapshot is filled as the
+# values are copied; user code that looks meanwhile sees stdlib's half-built
+# dict, and what it does to the original dict, the memo or the copy shows as
+# in stdlib's.
+
+
+class Act:
+    """Copies as itself after running action(memo), once (then as a plain
+    value)."""
+
+    def __init__(self, action):
+        self.action = action
+
+    def __deepcopy__(self, memo):
+        action, self.action = self.action, None
+        if action is not None:
+            action(memo)
+        return self
+
+
+def _unflat(r, tail):
+    """r with a first attribute that is flat, a second that is not, the hook
+    `tail` (itself not flat), then one more of each."""
+    r.a = 1
+    r.node = Rec(v=[1])
+    r.tail = tail
+    r.b = [2, 3]
+    r.c = Rec(w="x")
+    return r
+
+
+def test_open_state_seen_half_built():
+    """A hook among the values sees memo[id(x.__dict__)] with the items
+    copied before it, and the copy's __dict__ still empty."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = _unflat(Rec(), None)
+        r.tail = MemoStateProbe([r, r.__dict__, r.node])
+        return [r, r.__dict__]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+    state = [desc for role, desc in MemoStateProbe.log["ref"][0] if role == 1][0]
+    assert state[2] == ["a", "node"]   # the case means what it says
+
+
+def test_open_state_seen_from_deeper():
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = Rec()
+        r.a = 1
+        r.deep = [Rec(inner=[2, {"k": [MemoStateProbe([r, r.__dict__])]}])]
+        r.after = [3]
+        return [r, MemoStateProbe([r, r.__dict__])]
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+def test_open_state_meets_itself():
+    """x.__dict__ among its own values: the copy holds stdlib's temporary
+    dict, half-built when met, completed after."""
+    def factory():
+        r = Rec()
+        r.a = [1]
+        r.me = r.__dict__
+        r.b = Rec(z=2)
+        return [r, r.__dict__]
+    out_ref, out_ours = check(factory)
+    ours = out_ours[1]
+    assert ours[0].me is ours[1] and ours[1] is not ours[0].__dict__
+    assert list(ours[1]) == list(out_ref[1][1]) == ["a", "me", "b"]
+
+
+def _dict_action(kind, holder):
+    def action(memo):
+        d = holder[0].__dict__
+        if kind == "add":
+            d["added"] = 1
+        elif kind == "replace_later":
+            d["b"] = ["replaced"]
+        elif kind == "replace_earlier":
+            d["a"] = ["replaced"]
+        elif kind == "swap_key":
+            del d["a"]
+            d["new"] = [4]
+        elif kind == "swap_key_not_str":
+            del d["a"]
+            d[5] = [4]
+        elif kind == "swap_later_key":
+            del d["c"]
+            d["new"] = [4]
+        elif kind == "new_dict":
+            holder[0].__dict__ = {"other": 1}
+        elif kind == "clear_and_refill":
+            items = list(d.items())
+            d.clear()
+            d.update(reversed(items))
+        elif kind == "memo_entry":
+            memo[id(d)] = "stored by the hook"
+        elif kind == "raise":
+            raise KeyError("from the hook")
+    return action
+
+
+RAISING = {"add", "raise"}
+EITHER = {"swap_key"}   # "keys changed during iteration" on 3.11+, not on 3.10
+
+
+@pytest.mark.parametrize("kind", ["add", "replace_later", "replace_earlier", "swap_key",
+                                  "swap_key_not_str", "swap_later_key", "new_dict",
+                                  "clear_and_refill", "memo_entry", "raise"])
+def test_open_state_changed_by_a_hook(kind):
+    """A hook among the values changes the original dict, replaces it, or
+    writes the memo: the same copy, or the same exception, as stdlib's."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        r = Rec()
+        holder = [r]
+        _unflat(r, Act(_dict_action(kind, holder)))
+        d = r.__dict__
+        return [r, MemoStateProbe([r, d]), d]
+    out_ref, out_ours, o_ref, o_ours = hc.run_both_fresh(factory)
+    if kind not in EITHER:
+        assert out_ref[0] == ("raise" if kind in RAISING else "ok"), hc.describe(out_ref)
+    hc.assert_same_outcome(out_ref, out_ours, o_ref, our_original=o_ours)
+    assert MemoStateProbe.log.get("ref") == MemoStateProbe.log.get("ours")
+
+
+def test_open_states_of_a_cyclic_graph():
+    """Instances pointing at each other (the benchmark's graph shape): every
+    state is open; a hook at the end sees stdlib's memo."""
+    MemoStateProbe.log.clear()
+
+    def factory():
+        shared = {"label": "c", "limits": [1, 2]}
+        nodes = [Rec(name="n%d" % i, idx=i, attrs=shared, nb=[]) for i in range(6)]
+        for i, n in enumerate(nodes):
+            n.nb.append(nodes[(i + 1) % 6])
+            n.nb.append(nodes[0])
+        return {"root": nodes[0], "all": nodes,
+                "probe": MemoStateProbe([nodes[0], nodes[0].__dict__, nodes[3].__dict__,
+                                         shared, nodes[2].nb])}
+    check(factory)
+    assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
