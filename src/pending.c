@@ -213,6 +213,33 @@ update_dict_from(PyObject *y, const pending_object *p)
     return 0;
 }
 
+static int
+visit_dict_subclass(PyObject *o, void *found)
+{
+    if (PyDict_Check(o) && !PyDict_CheckExact(o)) {
+        *(int *)found = 1;
+        return 1;   /* stops the traversal */
+    }
+    return 0;
+}
+
+/* Does y refer to a dict of a subclass: its __dict__, if a hook replaced it
+ * (y.__dict__ = D; stdlib's y.__dict__.update(state) then calls D.update),
+ * or an attribute a hook set?  Asked through y's tp_traverse, which visits its
+ * dict -- or on 3.11+ the values it keeps without one -- without making the
+ * dict.  (A subclass among the attributes only sends y the long way.) */
+static int
+refers_to_dict_subclass(PyObject *y)
+{
+    traverseproc traverse = Py_TYPE(y)->tp_traverse;
+    int found = 0;
+    if (traverse == NULL) {
+        return 1;
+    }
+    traverse(y, visit_dict_subclass, &found);
+    return found;
+}
+
 /* for key, value in the snapshot's dict: setattr(y, key, value) */
 static int
 set_slots_from(PyObject *y, const pending_object *p)
@@ -325,7 +352,8 @@ open_finish(fdc_ctx *ctx, PyObject *y, PyObject *sx, pending_object *p,
     if (probe < 0) {
         return -1;
     }
-    if (p->built == NULL && probe == FDC_SETSTATE_NONE) {
+    if (p->built == NULL && probe == FDC_SETSTATE_NONE && !refers_to_dict_subclass(y)) {
+        /* (user code may have given y attributes: stored as update() would) */
         return update_dict_from(y, p);
     }
     PyObject *state = open_resolve(ctx, sx, p);

@@ -111,20 +111,25 @@ def _factory(name, where):
     return build
 
 
-def _summary(v):
-    """What the copy holds, with the classes (fresh in each run) by name."""
+def _summary(v, seen=None):
+    """What the copy holds, with the classes (fresh in each run) by name; an
+    instance met again is shown by the order it was first met in."""
+    seen = {} if seen is None else seen
     if isinstance(v, _Action):
         return "hook"
     if isinstance(v, (list, tuple)):
-        return [_summary(i) for i in v]
+        return [_summary(i, seen) for i in v]
     if isinstance(v, dict):
-        return {k: _summary(i) for k, i in v.items()}
+        return (type(v).__name__, {k: _summary(i, seen) for k, i in v.items()})
     if callable(v):
         return "callable"
     if hasattr(v, "__dict__") or hasattr(v, "__slots__"):
-        slots = {s: _summary(getattr(v, s)) for s in getattr(type(v), "__slots__", ())
+        if id(v) in seen:
+            return ("again", seen[id(v)])
+        seen[id(v)] = len(seen)
+        slots = {s: _summary(getattr(v, s), seen) for s in getattr(type(v), "__slots__", ())
                  if s != "__dict__" and hasattr(v, s)}
-        return (type(v).__name__, _summary(dict(getattr(v, "__dict__", {}))), slots)
+        return (type(v).__name__, _summary(getattr(v, "__dict__", {}), seen), slots)
     return v
 
 
@@ -158,3 +163,66 @@ def test_slots_and_dict_class_gets_setstate():
     ref, ours = _both(build)
     assert _summary(ref) == _summary(ours)
     assert hasattr(ref, "got")
+
+
+class _LoggingDict(dict):
+    """An instance __dict__ whose update() is user code."""
+
+    def update(self, *args, **kwargs):
+        self["updated_by"] = "LoggingDict.update"
+        super().update(*args, **kwargs)
+
+
+def _dict_replaced(holder):
+    def action(memo):
+        y = memo[id(holder[0])]
+        y.__dict__ = _LoggingDict(before="hook")
+    return action
+
+
+class _ParentSetter:
+    """Reaches the parent's copy without the memo: through its own state,
+    in __setstate__ (the memo stays the engine's)."""
+
+    def __init__(self, parent):
+        self.parent = parent
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        state["parent"].__dict__ = _LoggingDict(before="setstate")
+
+
+@pytest.mark.parametrize("where", ["first", "nested", "last"])
+def test_instance_dict_replaced_during_state_copy(where):
+    """y.__dict__ = a dict subclass with its own update(): stdlib's
+    y.__dict__.update(state) calls it."""
+    def build():
+        cls = _fresh_plain_class()
+        x = cls()
+        x.a = 1
+        hook = _Action(_dict_replaced([x]))
+        if where == "first":
+            x.h, x.data = hook, [1]
+        elif where == "nested":
+            x.data = [{"k": hook}]
+        else:
+            x.data, x.h = [1], hook
+        return x
+    ref, ours = _both(build)
+    assert type(vars(ref)) is _LoggingDict and vars(ref)["updated_by"]
+    assert _summary(ref) == _summary(ours)
+    assert type(vars(ours)) is type(vars(ref))
+
+
+def test_instance_dict_replaced_by_a_setstate_without_the_memo():
+    def build():
+        cls = _fresh_plain_class()
+        x = cls()
+        x.a = [1]
+        x.child = _ParentSetter(x)
+        x.b = [2]
+        return x
+    ref, ours = _both(build)
+    assert type(vars(ref)) is _LoggingDict and vars(ref)["updated_by"]
+    assert _summary(ref) == _summary(ours)
+    assert type(vars(ours)) is type(vars(ref))
