@@ -856,10 +856,36 @@ copy_own_reduce(fdc_ctx *ctx, PyObject *x, unsigned int version)
     return y;
 }
 
-/* A namedtuple: (copyreg.__newobj__, (cls, *x), None) rebuilt as stdlib
- * would, with cls.__new__(cls, *args) being tuple.__new__(cls, args). */
+/* copyreg.__newobj__(cls, *items): cls.__new__(cls, *items), looked up now */
 static PyObject *
-copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields)
+call_class_new(PyTypeObject *tp, PyObject *items)
+{
+    PyObject *new = PyObject_GetAttr((PyObject *)tp, FDC.s_new);
+    if (new == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(items);
+    PyObject *args = PyTuple_New(n + 1);
+    if (args == NULL) {
+        Py_DECREF(new);
+        return NULL;
+    }
+    PyTuple_SET_ITEM(args, 0, Py_NewRef(tp));
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyTuple_SET_ITEM(args, i + 1, Py_NewRef(PyTuple_GET_ITEM(items, i)));
+    }
+    PyObject *y = PyObject_Call(new, args, NULL);
+    Py_DECREF(args);
+    Py_DECREF(new);
+    return y;
+}
+
+/* A namedtuple: (copyreg.__newobj__, (cls, *x), None) rebuilt as stdlib
+ * would, with cls.__new__(cls, *args) being tuple.__new__(cls, args) while the
+ * class is as it was decided (`version`): copying the items may run user code
+ * that changes it. */
+static PyObject *
+copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields, unsigned int version)
 {
     Py_ssize_t n = PyTuple_GET_SIZE(x);
     PyObject *dict = instance_dict(x);
@@ -869,8 +895,7 @@ copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields)
         Py_XDECREF(dict);
         return PyErr_Occurred() ? NULL : fdc_copy_via_reduce(ctx, x, 1);
     }
-    /* args = (cls, *x) copied one by one: cls is atomic; then
-     * copyreg.__newobj__(cls, *items) = tuple.__new__(cls, items) */
+    /* args = (cls, *x) copied one by one: cls is atomic */
     PyObject *items = PyTuple_New(n);
     if (items == NULL) {
         return NULL;
@@ -883,10 +908,18 @@ copy_namedtuple(fdc_ctx *ctx, PyObject *x, Py_ssize_t nfields)
         }
         PyTuple_SET_ITEM(items, i, c);
     }
-    PyObject *targs = PyTuple_Pack(1, items);
+    /* (x is a tuple: its class cannot have been reassigned) */
+    PyTypeObject *tp = Py_TYPE(x);
+    PyObject *y;
+    if (fdc_type_version_unchanged(tp, version)) {
+        PyObject *targs = PyTuple_Pack(1, items);
+        y = targs ? PyTuple_Type.tp_new(tp, targs, NULL) : NULL;
+        Py_XDECREF(targs);
+    }
+    else {
+        y = call_class_new(tp, items);
+    }
     Py_DECREF(items);
-    PyObject *y = targs ? PyTuple_Type.tp_new(Py_TYPE(x), targs, NULL) : NULL;
-    Py_XDECREF(targs);
     if (y != NULL && fdc_memo_set(ctx, x, y) < 0) {
         Py_CLEAR(y);
     }
@@ -968,9 +1001,10 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
      * key's __eq__, a copy) may reuse it for another class. */
     int kind = e->kind;
     Py_ssize_t nfields = e->nfields;
+    unsigned int version = e->version;
     if (kind == FDC_KIND_OWN_REDUCE) {
         /* (the memo, of any kind, sees the same operations as on the full road) */
-        return copy_own_reduce(ctx, x, e->version);
+        return copy_own_reduce(ctx, x, version);
     }
     if (ctx->native == NULL && kind != FDC_KIND_SELF) {
         /* A Python memo sees every lookup stdlib makes (even of the class in
@@ -979,7 +1013,6 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
     }
     if (kind == FDC_KIND_PLAIN) {
         PyTypeObject *tp = (PyTypeObject *)Py_NewRef(Py_TYPE(x));
-        unsigned int version = e->version;
         int deferred = defer_worth_trying(e);
         int tried = deferred;
         PyObject *slotnames = Py_NewRef(e->slotnames);
@@ -1004,7 +1037,7 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
         return applies > 0 ? Py_NewRef(x) : NULL;   /* 0: the full protocol */
     }
     if (kind == FDC_KIND_NAMEDTUPLE) {
-        return copy_namedtuple(ctx, x, nfields);
+        return copy_namedtuple(ctx, x, nfields, version);
     }
     if (kind == FDC_KIND_DATETIME) {
         PyObject *y = fdc_copy_datetime(ctx, x, (int)nfields);

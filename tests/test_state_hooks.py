@@ -226,3 +226,38 @@ def test_instance_dict_replaced_by_a_setstate_without_the_memo():
     assert type(vars(ref)) is _LoggingDict and vars(ref)["updated_by"]
     assert _summary(ref) == _summary(ours)
     assert type(vars(ours)) is type(vars(ref))
+
+
+# ---------------------------------------------------------------------------
+# The same for namedtuples: stdlib rebuilds one as copyreg.__newobj__(cls,
+# *copied_items), i.e. cls.__new__ looked up after the items were copied.
+
+
+def _nt_new(cls, *items):
+    return tuple.__new__(cls, ("made by the hook's __new__",) + items[1:])
+
+
+def _fresh_namedtuple():
+    from collections import namedtuple
+    nt = namedtuple("NT", ["a", "b"])
+    for i in range(4):
+        current_deepcopy()(nt([i], i))
+    return nt
+
+
+@pytest.mark.parametrize("target", ["class", "base"])
+def test_namedtuple_new_replaced_during_item_copy(target):
+    def build():
+        nt = _fresh_namedtuple()
+        cls = nt if target == "class" else type("NTSub", (nt,), {"__slots__": ()})
+        for i in range(4):
+            current_deepcopy()(cls([i], i))
+        where = nt
+
+        def action(memo):
+            where.__new__ = _nt_new
+        return [cls(1, [_Action(action)])]
+    ref, ours = _both(build)
+    assert ref[0][0] == "made by the hook's __new__"
+    assert _summary(list(ref[0])) == _summary(list(ours[0]))
+    assert type(ref[0]).__name__ == type(ours[0]).__name__
