@@ -807,9 +807,10 @@ copy_plain(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObject *sl
     if (shadow < 0) {
         y = NULL;
     }
-    else if (shadow || Py_TYPE(x) != plain->type) {
+    else if (shadow || Py_TYPE(x) != plain->type ||
+             !fdc_type_version_unchanged(plain->type, plain->version)) {
         /* an instance attribute names a hook, or a key's __eq__ run by the
-         * dict checks changed x's class: the full protocol */
+         * dict checks changed x's class or the class: the full protocol */
         y = NULL;
     }
     else {

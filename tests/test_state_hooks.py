@@ -261,3 +261,42 @@ def test_namedtuple_new_replaced_during_item_copy(target):
     assert ref[0][0] == "made by the hook's __new__"
     assert _summary(list(ref[0])) == _summary(list(ours[0]))
     assert type(ref[0]).__name__ == type(ours[0]).__name__
+
+
+# ---------------------------------------------------------------------------
+# Before the state: the look-ups of __deepcopy__ & co. in x's own dict compare
+# keys; a str-subclass key's __eq__ is user code, which may change the class.
+
+
+class _KeyLikeDeepcopy(str):
+    """Hashes like "__deepcopy__"; its __eq__ runs `action` once."""
+
+    action = None
+
+    def __hash__(self):
+        return hash("__deepcopy__")
+
+    def __eq__(self, other):
+        action, _KeyLikeDeepcopy.action = _KeyLikeDeepcopy.action, None
+        if action is not None:
+            action()
+        return False
+
+
+def test_class_changed_by_a_key_compared_in_the_hook_lookups():
+    def build():
+        cls = _fresh_plain_class()
+        x = cls()
+        x.a = [1]
+        x.__dict__[_KeyLikeDeepcopy("k")] = 2
+
+        def action():
+            cls.__reduce_ex__ = lambda self, proto: (str, ("reduced by the new method",))
+        _KeyLikeDeepcopy.action = action
+        return [x]
+    try:
+        ref, ours = _both(build)
+    finally:
+        _KeyLikeDeepcopy.action = None
+    assert ref[0] == "reduced by the new method"
+    assert ours[0] == ref[0]
