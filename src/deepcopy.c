@@ -226,7 +226,8 @@ fdc_memo_expose(fdc_ctx *ctx)
     if (ctx->pymemo != NULL) {
         return ctx->pymemo;
     }
-    if (fdc_memo_resolve_all(ctx->native) < 0) {
+    /* (the snapshots first: one may be built from a stand-in's entry) */
+    if (fdc_memo_resolve_all(ctx->native) < 0 || fdc_memo_build_standins(ctx->native) < 0) {
         return NULL;
     }
     PyObject *id;

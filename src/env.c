@@ -268,7 +268,7 @@ fdc_env_init(void)
         FDC.nil = PyList_New(0);
     }
     if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL ||
-        PyType_Ready(&fdc_PendingType) < 0) {
+        PyType_Ready(&fdc_PendingType) < 0 || PyType_Ready(&fdc_StandInType) < 0) {
         return -1;
     }
     if (intern_global_keys() < 0) {

@@ -256,6 +256,13 @@ typedef struct {
 int fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state,
                             const fdc_plain_class *plain);
 int fdc_copy_slots_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state);
+/* x of a plain class tp with set slots only (read at `offsets`, those of
+ * tp's `slotnames`), all flat: *y = tp.__new__(tp) with them, the reduction's
+ * temporaries S = {slot: value} and T = (None, S) stood in for until the memo
+ * is handed out (fdc_memo_build_standins). */
+int fdc_copy_slots_standin(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *slotnames,
+                           const Py_ssize_t *offsets, PyObject **y);
+int fdc_memo_build_standins(fdc_memo *m);
 PyObject *fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapshot);
 int fdc_memo_resolve_all(fdc_memo *m);
 
@@ -432,6 +439,7 @@ fdc_is_flat_value(PyObject *v, int tuple_ok)
 
 /* A native memo value that stands for a state dict not built yet. */
 extern PyTypeObject fdc_PendingType;
+extern PyTypeObject fdc_StandInType;
 static inline int
 fdc_is_pending(PyObject *v)
 {

@@ -167,6 +167,7 @@ fdc_memo_clear(fdc_memo *m)
     m->keep_used = 0;
     m->keep_first_at = -1;
     m->pending = 0;
+    m->standins = 0;
     int owned = !m->borrowed;
     m->borrowed = 0;
     fdc_memo_entry *entries = m->entries;
@@ -300,4 +301,16 @@ fdc_memo_bytes(const fdc_memo *m)
     return sizeof(fdc_memo_entry) * (size_t)m->capacity +
            sizeof(int32_t) * (m->capacity ? m->mask + 1 : 0) +
            sizeof(PyObject *) * (size_t)m->keep_capacity;
+}
+
+void
+fdc_memo_reindex(fdc_memo *m)
+{
+    if (m->used == 0) {
+        return;
+    }
+    memset(m->index, 0, sizeof(int32_t) * (m->mask + 1));
+    for (Py_ssize_t k = 0; k < m->used; k++) {
+        index_insert(m->index, m->mask, fdc_memo_hash(m->entries[k].key), (int32_t)(k + 1));
+    }
 }

@@ -31,6 +31,7 @@ typedef struct {
     Py_ssize_t keep_used, keep_capacity;
     Py_ssize_t keep_first_at;/* `used` when the first keep-alive was added, -1 if none */
     Py_ssize_t pending;      /* values that are pending state snapshots (pending.c) */
+    Py_ssize_t standins;     /* keys that are stand-ins for temporaries (pending.c) */
     int borrowed;            /* values are borrowed (a mirror's index); reset by clearing */
 } fdc_memo;
 
@@ -95,5 +96,7 @@ void fdc_memo_free(fdc_memo *m);
  * *dict_id: a new reference to id(d), the very key of the keep-alive list. */
 PyObject *fdc_memo_to_dict(const fdc_memo *m, PyObject **dict_id);
 size_t fdc_memo_bytes(const fdc_memo *m);
+/* Rebuild the index from the entries (after their keys were changed). */
+void fdc_memo_reindex(fdc_memo *m);
 
 #endif

@@ -70,11 +70,24 @@ PyTypeObject fdc_PendingType = {
     .tp_doc = "a copied state not built yet (internal to the native memo)",
 };
 
+/* A stand-in for a temporary of object.__reduce_ex__ that stdlib only uses
+ * as a memo key and keep-alive (see fdc_copy_slots_standin): the same layout,
+ * with `built` the real object once made. */
+PyTypeObject fdc_StandInType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "fastdeepcopy._engine.reduce_temporary",
+    .tp_basicsize = offsetof(pending_object, items),
+    .tp_itemsize = 2 * sizeof(PyObject *),
+    .tp_dealloc = pending_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "a temporary of the reduction not built yet (internal to the native memo)",
+};
+
 /* A new snapshot of n pairs, all slots empty. */
 static pending_object *
-pending_new(Py_ssize_t n, PyObject *link)
+pending_new_of(PyTypeObject *type, Py_ssize_t n, PyObject *link)
 {
-    pending_object *p = PyObject_NewVar(pending_object, &fdc_PendingType, n);
+    pending_object *p = PyObject_NewVar(pending_object, type, n);
     if (p == NULL) {
         return NULL;
     }
@@ -83,6 +96,12 @@ pending_new(Py_ssize_t n, PyObject *link)
     p->built = NULL;
     memset(p->items, 0, sizeof(PyObject *) * 2 * (size_t)n);
     return p;
+}
+
+static pending_object *
+pending_new(Py_ssize_t n, PyObject *link)
+{
+    return pending_new_of(&fdc_PendingType, n, link);
 }
 
 /* The items of a dict about to be deep-copied (borrowed), when copying them
@@ -425,6 +444,36 @@ fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx,
     return r < 0 ? -1 : 1;
 }
 
+/* memo[id(x)] = y; deepcopy(T) for T = (None, S) whose S has the flat items
+ * read (borrowed): deepcopy(None), S' = deepcopy(S), then memo[id(T)] = T' =
+ * (None, S'), _keep_alive(T); then setattr(y, k, v) for S' -- S' and T' as
+ * snapshots.  s and t: S and T, or their stand-ins. */
+static int
+copy_slots_flat(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *s, PyObject *t,
+                PyObject *const *keys, PyObject *const *values, Py_ssize_t n)
+{
+    if (fdc_memo_set(ctx, x, y) < 0) {
+        return -1;
+    }
+    FDC_STATS.objects += 2;   /* T and its None */
+    pending_object *p = copy_flat_dict_deferred(ctx, s, keys, values, n);
+    if (p == NULL) {
+        return -1;
+    }
+    pending_object *tp = pending_new(0, s);
+    int r = tp != NULL ? fdc_memo_set(ctx, t, (PyObject *)tp) : -1;
+    if (r == 0) {
+        ctx->native->pending++;
+        r = fdc_memo_keep_alive(ctx, t);
+    }
+    Py_XDECREF(tp);
+    if (r == 0) {
+        r = set_slots_from(y, p);
+    }
+    Py_DECREF(p);
+    return r < 0 ? -1 : 1;
+}
+
 int
 fdc_copy_slots_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state)
 {
@@ -439,28 +488,153 @@ fdc_copy_slots_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state)
     if (n < 0 || memo_has(ctx->native, state) || memo_has(ctx->native, slots)) {
         return 0;
     }
-    /* memo[id(x)] = y; deepcopy(T): deepcopy(None), S' = deepcopy(S), then
-     * memo[id(T)] = T' = (None, S'), _keep_alive(T) */
-    if (fdc_memo_set(ctx, x, y) < 0) {
+    return copy_slots_flat(ctx, x, y, slots, state, keys, values, n);
+}
+
+/* A stand-in for S = {name: value} of the slots of x that are set (held),
+ * read at the offsets; NULL without an exception when a value is not flat
+ * (copying it may run user code: S must then be real) or none is set. */
+static pending_object *
+slots_standin(PyObject *x, PyObject *slotnames, const Py_ssize_t *offsets)
+{
+    Py_ssize_t n = PyList_GET_SIZE(slotnames);
+    pending_object *s = pending_new_of(&fdc_StandInType, n, NULL);
+    if (s == NULL) {
+        return NULL;
+    }
+    /* (no allocation from the first read on: the values are held as read) */
+    int tuple_ok = FDC.tuple_ok;
+    Py_ssize_t k = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *value = *(PyObject **)((char *)x + offsets[i]);
+        if (value == NULL) {
+            continue;   /* not set: object.__reduce_ex__ leaves it out */
+        }
+        if (!fdc_is_flat_value(value, tuple_ok)) {
+            Py_DECREF(s);
+            return NULL;
+        }
+        s->items[2 * k] = Py_NewRef(PyList_GET_ITEM(slotnames, i));
+        s->items[2 * k + 1] = Py_NewRef(value);
+        k++;
+    }
+    Py_SET_SIZE(s, k);
+    if (k == 0) {
+        Py_DECREF(s);
+        return NULL;
+    }
+    return s;
+}
+
+int
+fdc_copy_slots_standin(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *slotnames,
+                       const Py_ssize_t *offsets, PyObject **y)
+{
+    *y = NULL;
+    if (ctx->native == NULL || !FDC.dict_ok || !FDC.atomic_ok || !FDC.tuple_ok ||
+        PyList_GET_SIZE(slotnames) > FDC_PENDING_MAX) {
+        return 0;
+    }
+    pending_object *s = slots_standin(x, slotnames, offsets);
+    if (s == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    pending_object *t = pending_new_of(&fdc_StandInType, 0, (PyObject *)s);
+    if (t == NULL) {
+        Py_DECREF(s);
         return -1;
     }
-    FDC_STATS.objects += 2;   /* T and its None */
-    pending_object *p = copy_flat_dict_deferred(ctx, slots, keys, values, n);
-    if (p == NULL) {
+    ctx->native->standins += 2;
+    /* copyreg.__newobj__(cls) is cls.__new__(cls), which is object.__new__ */
+    int r = -1;
+    *y = tp->tp_new(tp, FDC.empty_tuple, NULL);
+    if (*y != NULL) {
+        PyObject *keys[FDC_PENDING_MAX], *values[FDC_PENDING_MAX];
+        for (Py_ssize_t i = 0; i < Py_SIZE(s); i++) {
+            keys[i] = s->items[2 * i];
+            values[i] = s->items[2 * i + 1];
+        }
+        r = copy_slots_flat(ctx, x, *y, (PyObject *)s, (PyObject *)t, keys, values, Py_SIZE(s));
+    }
+    Py_DECREF(s);
+    Py_DECREF(t);
+    if (r < 0) {
+        Py_CLEAR(*y);
         return -1;
     }
-    pending_object *t = pending_new(0, slots);
-    int r = t != NULL ? fdc_memo_set(ctx, state, (PyObject *)t) : -1;
-    if (r == 0) {
-        ctx->native->pending++;
-        r = fdc_memo_keep_alive(ctx, state);
+    return 1;
+}
+
+/* The temporary a stand-in is for, made now (new reference): the dict of its
+ * pairs, or the tuple (None, the dict of the stand-in it links to). */
+static PyObject *
+standin_build(pending_object *o)
+{
+    if (o->built != NULL) {
+        return Py_NewRef(o->built);
     }
-    Py_XDECREF(t);
-    if (r == 0) {
-        r = set_slots_from(y, p);
+    PyObject *made;
+    if (o->link != NULL) {
+        PyObject *d = standin_build((pending_object *)o->link);
+        made = d != NULL ? PyTuple_Pack(2, Py_None, d) : NULL;
+        Py_XDECREF(d);
     }
-    Py_DECREF(p);
-    return r < 0 ? -1 : 1;
+    else {
+        made = _PyDict_NewPresized(Py_SIZE(o));
+        for (Py_ssize_t i = 0; made != NULL && i < Py_SIZE(o); i++) {
+            /* str keys: hashing and comparing them runs no user code */
+            if (PyDict_SetItem(made, o->items[2 * i], o->items[2 * i + 1]) < 0) {
+                Py_CLEAR(made);
+            }
+        }
+    }
+    if (made == NULL) {
+        return NULL;
+    }
+    o->built = Py_NewRef(made);
+    return made;
+}
+
+int
+fdc_memo_build_standins(fdc_memo *m)
+{
+    if (m->standins == 0) {
+        return 0;
+    }
+    /* The stand-ins replaced are released only once the table is whole again:
+     * releasing one may free an original, whose finalizer may run. */
+    PyObject **olds = PyMem_Malloc(sizeof(PyObject *) * (size_t)m->standins);
+    if (olds == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    Py_ssize_t nold = 0;
+    int r = 0;
+    /* in keep-alive order: S is kept before the T made from it */
+    for (Py_ssize_t k = 0; k < m->keep_used && nold < m->standins; k++) {
+        PyObject *o = m->keep[k];
+        if (!Py_IS_TYPE(o, &fdc_StandInType)) {
+            continue;
+        }
+        PyObject *real = standin_build((pending_object *)o);
+        if (real == NULL) {
+            r = -1;
+            break;
+        }
+        fdc_memo_entry *e = fdc_memo_find(m, o, fdc_memo_hash(o));
+        if (e != NULL) {
+            e->key = real;   /* (the index is rebuilt below) */
+        }
+        m->keep[k] = real;   /* the reference made above moves in */
+        olds[nold++] = o;
+    }
+    m->standins -= nold;
+    fdc_memo_reindex(m);
+    for (Py_ssize_t i = 0; i < nold; i++) {
+        Py_DECREF(olds[i]);
+    }
+    PyMem_Free(olds);
+    return r;
 }
 
 /* What a snapshot stands for, as a new object.  A half-filled one (left by

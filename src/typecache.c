@@ -636,6 +636,17 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObjec
 {
     int may_defer = *defer;
     *defer = -1;
+    if (may_defer && PyList_GET_SIZE(slotnames) > 0 && (dict == NULL || PyDict_GET_SIZE(dict) == 0)) {
+        /* slots only: the reduction's temporaries may be stood in for */
+        const Py_ssize_t *offsets = current_offsets(plain->type, slotnames);
+        PyObject *y = NULL;
+        int r = offsets != NULL ?
+            fdc_copy_slots_standin(ctx, x, plain->type, slotnames, offsets, &y) : 0;
+        if (r != 0) {
+            *defer = r > 0;
+            return y;
+        }
+    }
     PyObject *state = plain_state(x, dict, slotnames);
     if (state == NULL) {
         return NULL;

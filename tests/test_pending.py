@@ -11,7 +11,7 @@ anyone looked.
 import pytest
 
 import helpers_compare as hc
-from helpers_compare import current
+from helpers_compare import current, current_deepcopy
 
 
 class Rec:
@@ -491,3 +491,85 @@ def test_open_states_of_a_cyclic_graph():
                                          shared, nodes[2].nb])}
     check(factory)
     assert MemoStateProbe.log["ref"] == MemoStateProbe.log["ours"]
+
+
+# ---------------------------------------------------------------------------
+# Stand-ins: for a slots-only instance the reduction's temporaries S = {slot:
+# value} and T = (None, S) are only memo keys and keep-alives in stdlib; the
+# engine makes them when the memo is handed out.  A hook then sees them as
+# stdlib's: in the keep-alive list, under their own ids, holding the
+# original's values themselves, T holding S.
+
+
+class TemporaryProbe:
+    """Logs, for each dict or tuple in the keep-alive list: its shape, whether
+    its id is a memo key, what the memo holds there, and for a dict whether
+    its values are the slots of `originals` (index of the one) themselves."""
+    log = {}
+
+    def __init__(self, originals):
+        self.originals = originals
+
+    def __deepcopy__(self, memo):
+        kept = memo.get(id(memo), [])
+        entries = []
+        for i, o in enumerate(kept):
+            if type(o) is dict:
+                owner = next((j for j, x in enumerate(self.originals)
+                              if all(getattr(x, k, None) is v for k, v in o.items())), None)
+                copy = memo.get(id(o))
+                # deepcopy through the memo finds the copy (the engine looks
+                # ids up in its own index of the memo)
+                again = current_deepcopy()(o, memo)
+                entries.append(("dict", sorted(o), id(o) in memo, owner,
+                                type(copy).__name__,
+                                copy is not None and sorted(copy) == sorted(o),
+                                again is copy))
+            elif type(o) is tuple:
+                copy = memo.get(id(o))
+                entries.append(("tuple", len(o), o[0], id(o) in memo,
+                                current_deepcopy()(o, memo) is copy,
+                                i > 0 and o[1] is kept[i - 1],
+                                type(copy) is tuple and copy[1] is memo.get(id(o[1]))))
+        TemporaryProbe.log.setdefault(current(), []).append(entries)
+        return self
+
+
+@pytest.mark.parametrize("later", ["probe", "probe_twice"])
+def test_slots_temporaries_seen_by_a_hook(later):
+    TemporaryProbe.log.clear()
+
+    def factory():
+        rs = [flat_slots(), SlotRec(2, "t", [3]), flat_slots()]
+        probe = TemporaryProbe(rs)
+        tail = [probe, TemporaryProbe(rs)] if later == "probe_twice" else [probe]
+        return rs + tail
+    check(factory)
+    assert TemporaryProbe.log["ref"] == TemporaryProbe.log["ours"]
+    first = TemporaryProbe.log["ref"][0]
+    # the case means what it says: the three S dicts, under their own ids,
+    # and their T tuples
+    assert sorted(e[3] for e in first if e[0] == "dict" and e[3] is not None) == [0, 1, 2]
+    assert all(e[2] for e in first if e[0] == "dict")
+    assert all(e[6] for e in first if e[0] == "dict")
+    assert sum(1 for e in first if e[0] == "tuple" and e[4] and e[5] and e[6]) >= 3
+
+
+def test_slots_temporaries_after_a_hook_before_them():
+    """A hook first (the memo is a dict from then on), slots-only instances
+    after: no stand-ins, stdlib's temporaries as they are."""
+    TemporaryProbe.log.clear()
+
+    def factory():
+        rs = [flat_slots(), flat_slots()]
+        return [MemoStateProbe([rs[0]])] + rs + [TemporaryProbe(rs)]
+    check(factory)
+    assert TemporaryProbe.log["ref"] == TemporaryProbe.log["ours"]
+
+
+def test_slots_temporaries_with_a_caller_memo():
+    def factory():
+        rs = [flat_slots(), SlotRec(1, "x", [2])]
+        return rs + [rs[1]]
+    out_ref, out_ours, o_ref, o_ours = hc.run_both_fresh(factory, dict)
+    hc.assert_same_outcome(out_ref, out_ours, o_ref, our_original=o_ours)
