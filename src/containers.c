@@ -824,17 +824,20 @@ fdc_copy_method(fdc_ctx *ctx, PyObject *x)
  * run code (fdc_is_atomic_key_type: a weak reference, a range) is left to the
  * general path, which works on a snapshot of x.  Returns NULL without an
  * exception when an item does not qualify (nothing observable has happened
- * then).  The one difference: stdlib's memo also holds an entry for its
- * temporary list, which only a memo materialized later in the same copy could
- * show. */
+ * then).  stdlib's memo also holds an entry for its temporary list: `items`
+ * (unless NULL) receives the items read, borrowed, in list(x)'s order, for
+ * fdc_memo_set_temporaries. */
 static PyObject *
-copy_atomic_set(PyObject *x)
+copy_atomic_set(PyObject *x, PyObject **items)
 {
     PyObject *y = PySet_CheckExact(x) ? PySet_New(NULL) : PyFrozenSet_New(NULL);
     if (y == NULL) {
         return NULL;
     }
+    /* (adding atomic keys runs no user code, and a table resize is no
+     * collection: the table read stays x's) */
     const PySetObject *so = (const PySetObject *)x;
+    Py_ssize_t n = 0;
     for (Py_ssize_t i = 0; i <= so->mask; i++) {
         const setentry *entry = &so->table[i];
         if (entry->key == NULL || entry->hash == -1) {
@@ -849,6 +852,9 @@ copy_atomic_set(PyObject *x)
             Py_DECREF(y);
             return NULL;
         }
+        if (items != NULL) {
+            items[n++] = entry->key;   /* borrowed: list(x)'s order */
+        }
     }
     FDC_STATS.objects += (uint64_t)PySet_GET_SIZE(y);
     return y;
@@ -858,7 +864,16 @@ PyObject *
 fdc_copy_set(fdc_ctx *ctx, PyObject *x)
 {
     if (ctx->native != NULL && FDC.atomic_ok) {
-        PyObject *y = copy_atomic_set(x);
+        /* stdlib's temporary L = list(x) is recorded, for a set as its items
+         * now (a frozenset's cannot change) */
+        PyObject **items = fdc_memo_set_temporaries_begin(ctx, x);
+        if (items == NULL && PyErr_Occurred()) {
+            return NULL;
+        }
+        PyObject *y = copy_atomic_set(x, items);
+        if (y != NULL && fdc_memo_set_temporaries(ctx, x) < 0) {
+            Py_CLEAR(y);
+        }
         if (y != NULL || PyErr_Occurred()) {
             return y;
         }

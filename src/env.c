@@ -267,7 +267,11 @@ fdc_env_init(void)
     if (FDC.nil == NULL) {
         FDC.nil = PyList_New(0);
     }
+    if (FDC.temp_marker == NULL) {
+        FDC.temp_marker = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    }
     if (FDC.empty_tuple == NULL || FDC.four == NULL || FDC.nil == NULL ||
+        FDC.temp_marker == NULL ||
         PyType_Ready(&fdc_PendingType) < 0 || PyType_Ready(&fdc_StandInType) < 0) {
         return -1;
     }

@@ -71,6 +71,7 @@ typedef struct {
     PyObject *four;               /* the int 4 (protocol for __reduce_ex__) */
     PyObject *copy_dispatch;      /* copy._copy_dispatch */
     PyObject *nil;                /* private sentinel for memo.get(d, nil) */
+    PyObject *temp_marker;        /* private: keep-alive place of a set's temporary list */
     PyObject *star_call1;         /* lazily compiled `lambda f, r: f(*r)` */
     PyObject *star_call3;         /* lazily compiled `lambda f, a, b, r: f(a, b, *r)` */
     PyObject *enum_deepcopy;      /* enum.Enum.__deepcopy__ when enum is loaded */
@@ -263,6 +264,15 @@ int fdc_copy_slots_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *st
 int fdc_copy_slots_standin(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, PyObject *slotnames,
                            const Py_ssize_t *offsets, PyObject **y);
 int fdc_memo_build_standins(fdc_memo *m);
+/* For x, an exact set or frozenset of atomic items copied without its
+ * temporary list L = list(x) (set.__reduce_ex__'s) on a native memo:
+ * memo[id(L)] = L' and _keep_alive(L), in their places, with L and L' made
+ * only when the memo is handed out (fdc_memo_build_standins). */
+int fdc_memo_set_temporaries(fdc_ctx *ctx, PyObject *x);
+/* Before copying such a set x (room for its record is reserved): where its
+ * items go, borrowed, in list(x)'s order; NULL for a frozenset, or NULL with
+ * an exception. */
+PyObject **fdc_memo_set_temporaries_begin(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapshot);
 int fdc_memo_resolve_all(fdc_memo *m);
 

@@ -151,10 +151,54 @@ index_clear_used(fdc_memo *m)
     }
 }
 
+int
+fdc_memo_temps_reserve(fdc_memo *m, Py_ssize_t n)
+{
+    if (m->temps_capacity - m->temps_used >= n) {
+        return 0;
+    }
+    Py_ssize_t cap = m->temps_capacity ? m->temps_capacity : 64;
+    while (cap - m->temps_used < n) {
+        cap *= 2;
+    }
+    PyObject **temps = PyMem_Realloc(m->temps, sizeof(PyObject *) * (size_t)cap);
+    if (temps == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    m->temps = temps;
+    m->temps_capacity = cap;
+    return 0;
+}
+
+void
+fdc_memo_drop_temps(fdc_memo *m)
+{
+    /* detach first: a decref may run a finalizer */
+    Py_ssize_t used = m->temps_used;
+    PyObject **temps = m->temps;
+    int big = m->temps_capacity > FDC_KEEP_RETAIN;
+    m->temps_used = 0;
+    m->temp_lists = 0;
+    if (big) {
+        m->temps = NULL;
+        m->temps_capacity = 0;
+    }
+    for (Py_ssize_t k = 0; k < used; k++) {
+        Py_XDECREF(temps[k]);
+    }
+    if (big) {
+        PyMem_Free(temps);
+    }
+}
+
 void
 fdc_memo_clear(fdc_memo *m)
 {
     Py_ssize_t used = m->used, keep_used = m->keep_used;
+    if (m->temps_used > 0) {
+        fdc_memo_drop_temps(m);
+    }
     if (used == 0 && keep_used == 0) {
         m->borrowed = 0;
         return;
@@ -230,6 +274,7 @@ fdc_memo_free(fdc_memo *m)
     PyMem_Free(m->entries);
     PyMem_Free(m->index);
     PyMem_Free(m->keep);
+    PyMem_Free(m->temps);
     fdc_memo_init(m);
 }
 
@@ -300,7 +345,7 @@ fdc_memo_bytes(const fdc_memo *m)
 {
     return sizeof(fdc_memo_entry) * (size_t)m->capacity +
            sizeof(int32_t) * (m->capacity ? m->mask + 1 : 0) +
-           sizeof(PyObject *) * (size_t)m->keep_capacity;
+           sizeof(PyObject *) * (size_t)(m->keep_capacity + m->temps_capacity);
 }
 
 void

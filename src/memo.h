@@ -32,6 +32,12 @@ typedef struct {
     Py_ssize_t keep_first_at;/* `used` when the first keep-alive was added, -1 if none */
     Py_ssize_t pending;      /* values that are pending state snapshots (pending.c) */
     Py_ssize_t standins;     /* keys that are stand-ins for temporaries (pending.c) */
+    /* What the temporary lists of set copies are made from when the memo is
+     * handed out (pending.c): per set x, x itself, then for a set (not a
+     * frozenset) its items and a NULL.  Owned. */
+    PyObject **temps;
+    Py_ssize_t temps_used, temps_capacity;
+    Py_ssize_t temp_lists;   /* sets recorded there */
     int borrowed;            /* values are borrowed (a mirror's index); reset by clearing */
 } fdc_memo;
 
@@ -96,6 +102,10 @@ void fdc_memo_free(fdc_memo *m);
  * *dict_id: a new reference to id(d), the very key of the keep-alive list. */
 PyObject *fdc_memo_to_dict(const fdc_memo *m, PyObject **dict_id);
 size_t fdc_memo_bytes(const fdc_memo *m);
+/* Room for n more pointers in `temps` (which does not change in between). */
+int fdc_memo_temps_reserve(fdc_memo *m, Py_ssize_t n);
+/* Release `temps`' references (and its memory if large). */
+void fdc_memo_drop_temps(fdc_memo *m);
 /* Rebuild the index from the entries (after their keys were changed). */
 void fdc_memo_reindex(fdc_memo *m);
 

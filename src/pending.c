@@ -595,41 +595,134 @@ standin_build(pending_object *o)
     return made;
 }
 
+/* The key of the temporary list of set x's copy in the memo: an odd
+ * address, never an object's, unique while x lives (the memo keeps x). */
+static inline void *
+set_list_key(PyObject *x)
+{
+    return (void *)((uintptr_t)x | 1);
+}
+
+PyObject **
+fdc_memo_set_temporaries_begin(fdc_ctx *ctx, PyObject *x)
+{
+    fdc_memo *m = ctx->native;
+    int frozen = PyFrozenSet_CheckExact(x);
+    if (fdc_memo_temps_reserve(m, frozen ? 1 : PySet_GET_SIZE(x) + 2) < 0) {
+        return NULL;
+    }
+    return frozen ? NULL : m->temps + m->temps_used + 1;
+}
+
+int
+fdc_memo_set_temporaries(fdc_ctx *ctx, PyObject *x)
+{
+    /* The record: x, and for a set the items the copy read (borrowed till
+     * now: nothing ran in between), then NULL. */
+    fdc_memo *m = ctx->native;
+    PyObject **rec = m->temps + m->temps_used;
+    Py_ssize_t k = 0;
+    rec[k++] = Py_NewRef(x);
+    if (!PyFrozenSet_CheckExact(x)) {
+        for (Py_ssize_t i = 0; i < PySet_GET_SIZE(x); i++) {
+            Py_INCREF(rec[k++]);
+        }
+        rec[k++] = NULL;
+    }
+    m->temps_used += k;
+    m->temp_lists++;
+    /* memo[id(L)] = L' (None until made: no one can look it up) and
+     * _keep_alive(L) (a marker in its place) */
+    void *key = set_list_key(x);   /* (new: x itself was not in the memo) */
+    if (fdc_memo_insert_new(m, key, fdc_memo_hash(key), Py_None) < 0) {
+        return -1;
+    }
+    return fdc_memo_keep(m, FDC.temp_marker);
+}
+
+/* L = list(x) of the record at temps[*at] (moved past it), and L' = its copy
+ * (a new list of the same atomic items), under L's key. */
+static PyObject *
+build_set_list(fdc_memo *m, Py_ssize_t *at)
+{
+    PyObject **rec = m->temps + *at;
+    PyObject *x = rec[0];
+    PyObject *list;
+    if (PyFrozenSet_CheckExact(x)) {
+        list = PySequence_List(x);
+        *at += 1;
+    }
+    else {
+        Py_ssize_t n = 0;
+        while (rec[1 + n] != NULL) {
+            n++;
+        }
+        list = PyList_New(n);
+        for (Py_ssize_t i = 0; list != NULL && i < n; i++) {
+            PyList_SET_ITEM(list, i, Py_NewRef(rec[1 + i]));
+        }
+        *at += n + 2;
+    }
+    if (list == NULL) {
+        return NULL;
+    }
+    void *key = set_list_key(x);
+    fdc_memo_entry *e = fdc_memo_find(m, key, fdc_memo_hash(key));
+    if (e != NULL) {
+        PyObject *copy = PyList_GetSlice(list, 0, PY_SSIZE_T_MAX);
+        if (copy == NULL) {
+            Py_DECREF(list);
+            return NULL;
+        }
+        Py_SETREF(e->value, copy);   /* (it was None) */
+        e->key = list;   /* (the index is rebuilt by the caller) */
+    }
+    return list;
+}
+
 int
 fdc_memo_build_standins(fdc_memo *m)
 {
-    if (m->standins == 0) {
+    if (m->standins == 0 && m->temp_lists == 0) {
         return 0;
     }
     /* The stand-ins replaced are released only once the table is whole again:
      * releasing one may free an original, whose finalizer may run. */
-    PyObject **olds = PyMem_Malloc(sizeof(PyObject *) * (size_t)m->standins);
+    Py_ssize_t todo = m->standins + m->temp_lists;
+    PyObject **olds = PyMem_Malloc(sizeof(PyObject *) * (size_t)todo);
     if (olds == NULL) {
         PyErr_NoMemory();
         return -1;
     }
-    Py_ssize_t nold = 0;
+    Py_ssize_t nold = 0, at = 0;
     int r = 0;
     /* in keep-alive order: S is kept before the T made from it */
-    for (Py_ssize_t k = 0; k < m->keep_used && nold < m->standins; k++) {
+    for (Py_ssize_t k = 0; k < m->keep_used && nold < todo; k++) {
         PyObject *o = m->keep[k];
-        if (!Py_IS_TYPE(o, &fdc_StandInType)) {
+        PyObject *real;
+        if (o == FDC.temp_marker && at < m->temps_used) {
+            real = build_set_list(m, &at);
+        }
+        else if (Py_IS_TYPE(o, &fdc_StandInType)) {
+            real = standin_build((pending_object *)o);
+            fdc_memo_entry *e = real != NULL ? fdc_memo_find(m, o, fdc_memo_hash(o)) : NULL;
+            if (e != NULL) {
+                e->key = real;   /* (the index is rebuilt below) */
+            }
+        }
+        else {
             continue;
         }
-        PyObject *real = standin_build((pending_object *)o);
         if (real == NULL) {
             r = -1;
             break;
         }
-        fdc_memo_entry *e = fdc_memo_find(m, o, fdc_memo_hash(o));
-        if (e != NULL) {
-            e->key = real;   /* (the index is rebuilt below) */
-        }
         m->keep[k] = real;   /* the reference made above moves in */
-        olds[nold++] = o;
+        olds[nold++] = o;    /* (a marker: FDC holds it too) */
     }
-    m->standins -= nold;
+    m->standins = 0;
     fdc_memo_reindex(m);
+    fdc_memo_drop_temps(m);
     for (Py_ssize_t i = 0; i < nold; i++) {
         Py_DECREF(olds[i]);
     }

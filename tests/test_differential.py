@@ -679,10 +679,8 @@ def test_shallow_shapes(name, crash_guard):
 
 
 # Known engine bugs, by shape, for the memo tests: {name: (reason, condition)}
-SET_TEMP_LIST_BUG = ("a set/frozenset copied while the memo is still native leaves no "
-                     "entry for the temporary list stdlib's set.__reduce_ex__ path memoizes "
-                     "(missing once the memo is exposed to a later __deepcopy__)", True)
-EXPOSED_LAST_BUGS = {"sets": SET_TEMP_LIST_BUG, "big_mixture": SET_TEMP_LIST_BUG}
+# (none at present: sets' temporary lists are recorded, src/pending.c)
+EXPOSED_LAST_BUGS: dict = {}
 
 
 def _memo_params(bugs=None):

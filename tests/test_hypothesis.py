@@ -156,13 +156,6 @@ IMMUTABLE = ["tuple", "frozenset", "namedtuple", "frozen_dc", "reduce_args", "en
              "datetime", "decimal", "nt_sub", "aware", "zero_delta"]
 KINDS = MUTABLE + IMMUTABLE
 
-# kinds whose copy goes through no path with a known difference in a memo that is
-# exposed mid-copy (sets; timedelta(0) on 3.13: see test_differential's
-# EXPOSED_LAST_BUGS); the *_all_kinds variant below covers every kind and is
-# expected to fail until those are fixed
-MEMO_SAFE_KINDS = [k for k in KINDS if k not in ("set", "frozenset", "zero_delta")]
-
-
 # ---------------------------------------------------------------------------
 # the graph program
 
@@ -389,7 +382,7 @@ def test_graph_memo_calls(program):
 
 
 @SETTINGS
-@given(programs(MEMO_SAFE_KINDS))
+@given(programs(KINDS))
 def test_graph_memo_seen_by_hooks(program):
     """The memo a __deepcopy__ inside the graph receives (the native memo
     turned into a dict mid-copy, then used by Python code) ends up holding
@@ -422,19 +415,10 @@ def _check_exposed(program, position):
 
 
 @SETTINGS
-@given(programs(MEMO_SAFE_KINDS), st.integers(0, 4))
+@given(programs(KINDS), st.integers(0, 4))
 def test_graph_exposed_memo(program, position):
     """A __deepcopy__ somewhere in the graph keeps the memo: after the copy it
     holds what stdlib's memo would."""
-    _check_exposed(program, position)
-
-
-@pytest.mark.xfail(strict=True, reason="engine bug: a set copied while the memo is native "
-                   "leaves out the temporary list stdlib memoizes (and on 3.13 the "
-                   "timedelta(0) entry), so a memo exposed later differs")
-@SETTINGS
-@given(programs(KINDS), st.integers(0, 4))
-def test_graph_exposed_memo_all_kinds(program, position):
     _check_exposed(program, position)
 
 

@@ -168,3 +168,80 @@ def test_weak_dict_keys_compare_as_stdlib_compares_them(shape, nested, clears):
         return out, _Referent.calls, len(x)
 
     assert run("ref") == run("ours")
+
+
+# ---------------------------------------------------------------------------
+# The temporary list(x) of stdlib's copy: memo[id(L)] = L' and L in the
+# keep-alive list, made by the engine only when a hook is handed the memo
+# (src/pending.c, fdc_memo_set_temporaries).
+
+
+class _MemoView:
+    """Logs, when copied: the lists in the keep-alive list (their items), and
+    for each whether its id is a memo key holding an equal list of its own."""
+    log = {}
+
+    def __deepcopy__(self, memo):
+        kept = memo.get(id(memo), [])
+        view = []
+        for o in kept:
+            if type(o) is list:
+                c = memo.get(id(o))
+                view.append((sorted(o, key=repr), type(c) is list and c == o and c is not o,
+                             hc.current_deepcopy()(o, memo) is c))
+        _MemoView.log[hc.current()] = view
+        return self
+
+
+class _ChangesSet:
+    """Changes a set of the original before the memo is seen (a __setstate__
+    does not see the memo): stdlib's L was made before."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def __reduce__(self):
+        return (_ChangesSet, (None,), {"target": self.target})
+
+    def __setstate__(self, state):
+        state["target"].clear()
+        state["target"].add("changed")
+
+
+def _view(factory):
+    _MemoView.log.clear()
+    out_ref, out_ours, o_ref, o_ours = hc.run_both_fresh(factory)
+    assert out_ref[0] == "ok", hc.describe(out_ref)
+    hc.assert_same_outcome(out_ref, out_ours, o_ref, our_original=o_ours)
+    return _MemoView.log["ref"], _MemoView.log["ours"]
+
+
+@pytest.mark.parametrize("kind", [set, frozenset])
+def test_temporary_lists_seen_by_a_later_hook(kind):
+    ref, ours = _view(lambda: [kind({1, 2, "a"}), [kind(), kind(range(20))], _MemoView()])
+    assert ref == ours
+    assert len(ref) == 4 and all(seen and again for _, seen, again in ref)
+
+
+def test_temporary_list_of_a_set_changed_before_the_hook():
+    def factory():
+        s = {1, 2, 3}
+        return [s, _ChangesSet(s), _MemoView()]
+    ref, ours = _view(factory)
+    assert ref == ours
+    assert ref[0][0] == [1, 2, 3]   # the case means what it says: L as it was
+
+
+def test_temporary_lists_in_a_fresh_thread():
+    """A thread's first copy (its memo has recorded nothing yet), a frozenset
+    first."""
+    import threading
+    results = []
+
+    def run():
+        results.append(_view(lambda: [frozenset("ab"), {3}, _MemoView()]))
+    t = threading.Thread(target=run)
+    t.start()
+    t.join()
+    ref, ours = results[0]
+    assert ref == ours and len(ref) == 2
