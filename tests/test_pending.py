@@ -351,20 +351,6 @@ def test_state_order_kept_when_stored_as_attributes():
 # in stdlib's.
 
 
-class Act:
-    """Copies as itself after running action(memo), once (then as a plain
-    value)."""
-
-    def __init__(self, action):
-        self.action = action
-
-    def __deepcopy__(self, memo):
-        action, self.action = self.action, None
-        if action is not None:
-            action(memo)
-        return self
-
-
 def _unflat(r, tail):
     """r with a first attribute that is flat, a second that is not, the hook
     `tail` (itself not flat), then one more of each."""
@@ -465,7 +451,7 @@ def test_open_state_changed_by_a_hook(kind):
     def factory():
         r = Rec()
         holder = [r]
-        _unflat(r, Act(_dict_action(kind, holder)))
+        _unflat(r, hc.ActsOnce(_dict_action(kind, holder)))
         d = r.__dict__
         return [r, MemoStateProbe([r, d]), d]
     out_ref, out_ours, o_ref, o_ours = hc.run_both_fresh(factory)

@@ -169,37 +169,21 @@ class _Self:
 _TARGET = []
 
 
-class _CollidingKey(str):
-    """Hashes like "__deepcopy__": looking that name up in an instance dict
-    holding this key compares with __eq__, which changes the copy's input."""
-
-    action = None
-
-    def __hash__(self):
-        return hash("__deepcopy__")
-
-    def __eq__(self, other):
-        action, _CollidingKey.action = _CollidingKey.action, None
-        if action is not None:
-            action()
-        return False
-
-
 @pytest.mark.parametrize("change", ["clear the list", "replace the dict"])
 def test_key_eq_during_the_deepcopy_lookup_changes_the_original(change):
     def run(fn):
         results = []
         for _ in range(3):   # the first round teaches the type cache
             e = _Self()
-            e.__dict__[_CollidingKey("zz")] = 1
+            e.__dict__[hc.KeyLikeDeepcopy("zz")] = 1
             _TARGET[:] = [_Self(), e, _Self(), _big(0)]
             if change == "clear the list":
-                _CollidingKey.action = _TARGET.clear
+                hc.KeyLikeDeepcopy.action = _TARGET.clear
             else:
-                _CollidingKey.action = lambda e=e: setattr(e, "__dict__", {})
+                hc.KeyLikeDeepcopy.action = lambda e=e: setattr(e, "__dict__", {})
             del e
             out = hc.outcome(fn, _TARGET)
-            _CollidingKey.action = None
+            hc.KeyLikeDeepcopy.action = None
             results.append((out[0], len(out[1]) if out[0] == "ok" else out[1:]))
         return results
 
@@ -281,12 +265,12 @@ def test_key_eq_changes_the_class_of_a_plain_instance():
         for _ in range(3):   # the first round teaches the type cache
             x = _PlainBefore()
             x.a = [1]
-            x.__dict__[_CollidingKey("zz")] = 1
+            x.__dict__[hc.KeyLikeDeepcopy("zz")] = 1
             # stdlib's getattr(x, "__deepcopy__") and the engine's instance-dict
             # checks compare with the key: x gets a class with its own hook
-            _CollidingKey.action = lambda x=x: setattr(x, "__class__", _PlainAfter)
+            hc.KeyLikeDeepcopy.action = lambda x=x: setattr(x, "__class__", _PlainAfter)
             out = hc.outcome(fn, [x, _PlainBefore()])
-            _CollidingKey.action = None
+            hc.KeyLikeDeepcopy.action = None
             results.append((out[0], [(type(o).__name__, sorted(map(str, vars(o))))
                                      for o in out[1]] if out[0] == "ok" else out[1:]))
         return results

@@ -230,38 +230,22 @@ def test_run_sees_a_hook_set_on_one_of_many_members():
         assert out[-1] == ("instance hook", "target") and out[-2] == ("instance hook", "first")
 
 
-class Sly(str):
-    """A key that collides with "__deepcopy__" in a member's instance dict:
-    looking the name up there calls __eq__, which runs `action` once."""
-
-    action = None
-
-    def __hash__(self):
-        return hash("__deepcopy__")
-
-    def __eq__(self, other):
-        action, Sly.action = Sly.action, None
-        if action is not None:
-            action()
-        return False
-
-
 def test_run_sees_an_instance_hook_set_by_a_key_comparison():
     class Pitch(enum.Enum):
         DO = 1
         RE = 2
 
     other, sly = Pitch.DO, Pitch.RE
-    sly.__dict__[Sly("sly")] = True
+    sly.__dict__[hc.KeyLikeDeepcopy("sly")] = True
 
     def cleanup():
         other.__dict__.pop("__deepcopy__", None)
-        Sly.action = lambda: setattr(other, "__deepcopy__", _instance_hook("eq"))
+        hc.KeyLikeDeepcopy.action = lambda: setattr(other, "__deepcopy__", _instance_hook("eq"))
 
     try:
         out = _compare_fresh(lambda: [other, other, sly, other, sly, other], cleanup)
     finally:
-        Sly.action = None
-        for key in [k for k in sly.__dict__ if type(k) is Sly]:
+        hc.KeyLikeDeepcopy.action = None
+        for key in [k for k in sly.__dict__ if type(k) is hc.KeyLikeDeepcopy]:
             del sly.__dict__[key]
     assert out[1] is other and (out[3] == ("instance hook", "eq") or not SELF_KIND)

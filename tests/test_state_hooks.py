@@ -16,19 +16,6 @@ from helpers_compare import current_deepcopy
 pytestmark = pytest.mark.usefixtures("stdlib_copy_unpatched")
 
 
-class _Action:
-    """Copies as itself, after running `action(memo)` (once)."""
-
-    def __init__(self, action):
-        self.action = action
-
-    def __deepcopy__(self, memo):
-        action, self.action = self.action, None
-        if action is not None:
-            action(memo)
-        return self
-
-
 def _fresh_plain_class(base=object):
     class Fresh(base):
         pass
@@ -97,7 +84,7 @@ def _factory(name, where):
         cls = _fresh_plain_class(type("Base", (_Base,), {}))
         x = cls()
         holder = [x]
-        hook = _Action(ACTIONS[name](cls, holder))
+        hook = hc.ActsOnce(ACTIONS[name](cls, holder))
         x.a = 1
         if where == "first":
             x.h = hook
@@ -115,7 +102,7 @@ def _summary(v, seen=None):
     """What the copy holds, with the classes (fresh in each run) by name; an
     instance met again is shown by the order it was first met in."""
     seen = {} if seen is None else seen
-    if isinstance(v, _Action):
+    if isinstance(v, hc.ActsOnce):
         return "hook"
     if isinstance(v, (list, tuple)):
         return [_summary(i, seen) for i in v]
@@ -158,7 +145,7 @@ def test_slots_and_dict_class_gets_setstate():
         cls = _fresh_plain_class(Base)
         x = cls()
         x.s = [1]
-        x.h = _Action(_class_setstate(cls))
+        x.h = hc.ActsOnce(_class_setstate(cls))
         return x
     ref, ours = _both(build)
     assert _summary(ref) == _summary(ours)
@@ -200,7 +187,7 @@ def test_instance_dict_replaced_during_state_copy(where):
         cls = _fresh_plain_class()
         x = cls()
         x.a = 1
-        hook = _Action(_dict_replaced([x]))
+        hook = hc.ActsOnce(_dict_replaced([x]))
         if where == "first":
             x.h, x.data = hook, [1]
         elif where == "nested":
@@ -256,7 +243,7 @@ def test_namedtuple_new_replaced_during_item_copy(target):
 
         def action(memo):
             where.__new__ = _nt_new
-        return [cls(1, [_Action(action)])]
+        return [cls(1, [hc.ActsOnce(action)])]
     ref, ours = _both(build)
     assert ref[0][0] == "made by the hook's __new__"
     assert _summary(list(ref[0])) == _summary(list(ours[0]))
@@ -268,35 +255,20 @@ def test_namedtuple_new_replaced_during_item_copy(target):
 # keys; a str-subclass key's __eq__ is user code, which may change the class.
 
 
-class _KeyLikeDeepcopy(str):
-    """Hashes like "__deepcopy__"; its __eq__ runs `action` once."""
-
-    action = None
-
-    def __hash__(self):
-        return hash("__deepcopy__")
-
-    def __eq__(self, other):
-        action, _KeyLikeDeepcopy.action = _KeyLikeDeepcopy.action, None
-        if action is not None:
-            action()
-        return False
-
-
 def test_class_changed_by_a_key_compared_in_the_hook_lookups():
     def build():
         cls = _fresh_plain_class()
         x = cls()
         x.a = [1]
-        x.__dict__[_KeyLikeDeepcopy("k")] = 2
+        x.__dict__[hc.KeyLikeDeepcopy("k")] = 2
 
         def action():
             cls.__reduce_ex__ = lambda self, proto: (str, ("reduced by the new method",))
-        _KeyLikeDeepcopy.action = action
+        hc.KeyLikeDeepcopy.action = action
         return [x]
     try:
         ref, ours = _both(build)
     finally:
-        _KeyLikeDeepcopy.action = None
+        hc.KeyLikeDeepcopy.action = None
     assert ref[0] == "reduced by the new method"
     assert ours[0] == ref[0]
