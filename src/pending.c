@@ -36,14 +36,14 @@
 /* A snapshot.  With `link` NULL: the dict of its ob_size (key, copy) pairs.
  * Otherwise: the tuple (None, d), d being what the memo holds under id(link)
  * once resolved.  Everything owned.  Not tracked by the GC: it holds str keys,
- * flat values and a temporary dict, which cannot lead back to it. */
+ * flat values and a temporary dict, which cannot lead back to it.  The same
+ * layout serves the stand-ins (fdc_StandInType). */
 typedef struct {
     PyObject_VAR_HEAD
     PyObject *link;
-    /* An open snapshot is being filled while its values are copied, which may
-     * run user code: resolved meanwhile, it keeps the dict it became here
-     * (owned), and the items still to come go there. */
-    int open;
+    /* What it was made into, once resolved (a stand-in: built): an open
+     * snapshot, still being filled while its values are copied, sends the
+     * items still to come there. */
     PyObject *built;
     PyObject *items[1];   /* k0, v0, k1, v1, ... */
 } pending_object;
@@ -92,7 +92,6 @@ pending_new_of(PyTypeObject *type, Py_ssize_t n, PyObject *link)
         return NULL;
     }
     p->link = Py_XNewRef(link);
-    p->open = 0;
     p->built = NULL;
     memset(p->items, 0, sizeof(PyObject *) * 2 * (size_t)n);
     return p;
@@ -403,14 +402,12 @@ copy_state_open(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx,
     }
     ctx->native->pending++;
     FDC_STATS.objects++;   /* the dict (its items are counted by the recursion) */
-    p->open = 1;
     Py_INCREF(sx);   /* user code may replace x.__dict__ */
     int r = -1;
     if (fdc_enter_recursion(ctx) == 0) {   /* the dict's own level of stdlib's */
         r = open_fill(ctx, sx, p);
         fdc_leave_recursion(ctx);
     }
-    p->open = 0;
     if (r == 0) {
         r = open_finish(ctx, y, sx, p, plain);
     }
@@ -771,8 +768,10 @@ fdc_pending_resolve(fdc_memo *m, const void *key, size_t hash, PyObject *snapsho
     pending_object *p = (pending_object *)snapshot;
     PyObject *built = snapshot_build(m, p);
     int r = built != NULL ? fdc_memo_store(m, (void *)key, hash, built) : -1;
-    if (r == 0 && p->open) {
-        p->built = Py_NewRef(built);   /* the rest of its items go there */
+    if (r == 0) {
+        /* (an open one sends the rest of its items there; a snapshot is
+         * resolved once: the memo holds the built object from now on) */
+        p->built = Py_NewRef(built);
     }
     Py_DECREF(snapshot);
     if (r < 0) {
