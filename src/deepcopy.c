@@ -46,12 +46,19 @@ mirror_keep_alive(fdc_ctx *ctx, PyObject *x)
         return r;
     }
     if (m->kept == NULL) {
-        /* the dict's keys are ints and strs: the lookup runs no user code */
-        PyObject *kept = PyDict_GetItemWithError(m->dict, ctx->pymemo_id);
-        if (kept == NULL) {
-            if (PyErr_Occurred()) {
+        PyObject *kept;
+        int found = fdc_mirror_lookup(m, m->dict, &kept);
+        if (found == 2) {
+            /* the dict's keys are ints and strs: the lookup runs no user code */
+            kept = PyDict_GetItemWithError(m->dict, ctx->pymemo_id);
+            if (kept == NULL && PyErr_Occurred()) {
                 return -1;
             }
+        }
+        else if (found == 0) {
+            kept = NULL;
+        }
+        if (kept == NULL) {
             PyObject *list = PyList_New(1);
             if (list == NULL) {
                 return -1;
@@ -127,17 +134,15 @@ fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
             return -1;
         }
         PyObject *v;
-        if (r == 0 && !fdc_mirror_lookup(ctx->mirror, x, &v)) {
-            return 0;   /* a certain miss */
+        int found = r == 0 ? fdc_mirror_lookup(ctx->mirror, x, &v) : 2;
+        if (found == 0 || (found == 1 && v == ctx->nil)) {
+            return 0;
         }
-        if (r == 0 && ctx->mirror->resyncs == 0) {
-            if (v == ctx->nil) {
-                return 0;
-            }
+        if (found == 1) {
             *result = Py_NewRef(v);
             return 1;
         }
-        /* a hit after someone else wrote to the dict: the dict has the value */
+        /* only the dict can tell */
     }
     PyObject *key = PyLong_FromVoidPtr(x);
     if (key == NULL) {
@@ -220,6 +225,24 @@ release_native(fdc_ctx *ctx)
     ctx->owns_native = 0;
 }
 
+static void
+remember_exposed_len(fdc_tstate *ts, Py_ssize_t len)
+{
+    ts->exposed_len[0] = ts->exposed_len[1];
+    ts->exposed_len[1] = len;
+}
+
+/* Room for the entries a memo dict about to be handed out is expected to
+ * get: as many as the smaller of the last two reached on this thread (the
+ * resizes of a growing dict are most of its cost; the smaller of two keeps
+ * one big call from inflating the memos of the small calls after it). */
+static Py_ssize_t
+expected_exposed_len(const fdc_tstate *ts)
+{
+    Py_ssize_t a = ts->exposed_len[0], b = ts->exposed_len[1];
+    return a < b ? a : b;
+}
+
 PyObject *
 fdc_memo_expose(fdc_ctx *ctx)
 {
@@ -231,7 +254,7 @@ fdc_memo_expose(fdc_ctx *ctx)
         return NULL;
     }
     PyObject *id;
-    PyObject *d = fdc_memo_to_dict(ctx->native, &id);
+    PyObject *d = fdc_memo_to_dict(ctx->native, expected_exposed_len(ctx->ts), &id);
     if (d == NULL) {
         return NULL;
     }
@@ -476,6 +499,7 @@ static void
 ctx_finish(fdc_ctx *ctx)
 {
     if (ctx->mirror_index != NULL) {
+        remember_exposed_len(ctx->ts, PyDict_GET_SIZE(ctx->mirror->dict));
         ctx->native = fdc_mirror_stop(ctx->mirror);
         ctx->mirror_index = NULL;
     }

@@ -170,12 +170,26 @@ fdc_mirror_check(fdc_mirror *m)
     return fdc_mirror_check_slow(m);
 }
 
-/* After a successful check: 1 and a borrowed value, or 0 for a certain miss. */
+/* The dict's value at the index entry e's position, or NULL when the index
+ * cannot tell which entry of the dict that is (mirror.c). */
+PyObject *fdc_mirror_value_at(fdc_mirror *m, fdc_memo_entry *e);
+
+/* After a successful check, memo.get(id(x)): 1 and a borrowed value, 0 for a
+ * certain miss, 2 when only the dict can tell (its value may have been
+ * overwritten by someone else). */
 static inline int
 fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value)
 {
-    *value = fdc_memo_lookup(m->index, x, fdc_memo_hash(x));
-    return *value != NULL;
+    fdc_memo_entry *e = fdc_memo_find(m->index, x, fdc_memo_hash(x));
+    if (e == NULL) {
+        return 0;
+    }
+    if (m->resyncs == 0) {
+        *value = e->value;
+        return 1;
+    }
+    *value = fdc_mirror_value_at(m, e);
+    return *value != NULL ? 1 : 2;
 }
 
 /* ---- the copy context (deepcopy.c) ---------------------------------------- */
@@ -334,6 +348,9 @@ struct fdc_tstate {
     fdc_memo memo;        /* the cached native memo of this thread */
     fdc_mirror mirror;    /* the exposed memo being mirrored on this thread, if any */
     int memo_in_use;      /* explicit flag: is `memo` serving a call right now? */
+    /* The sizes the memo dicts of the last two calls that handed one out
+     * reached: the next one is made with room for the smaller. */
+    Py_ssize_t exposed_len[2];
     char *stack_limit;    /* raise RecursionError below this address */
 };
 extern _Thread_local fdc_tstate *fdc_current_tstate;

@@ -305,10 +305,10 @@ keep_as_list(const fdc_memo *m)
 }
 
 PyObject *
-fdc_memo_to_dict(const fdc_memo *m, PyObject **dict_id)
+fdc_memo_to_dict(const fdc_memo *m, Py_ssize_t room, PyObject **dict_id)
 {
     *dict_id = NULL;
-    PyObject *d = PyDict_New();
+    PyObject *d = room > m->used ? _PyDict_NewPresized(room) : PyDict_New();
     if (d == NULL) {
         return NULL;
     }

@@ -98,9 +98,10 @@ void fdc_memo_drop_keep(fdc_memo *m);
 void fdc_memo_borrow_values(fdc_memo *m);
 /* Release everything including the allocation. */
 void fdc_memo_free(fdc_memo *m);
-/* Build the dict stdlib would hold: {id(k): v, ..., id(d): [kept...]};
- * *dict_id: a new reference to id(d), the very key of the keep-alive list. */
-PyObject *fdc_memo_to_dict(const fdc_memo *m, PyObject **dict_id);
+/* Build the dict stdlib would hold: {id(k): v, ..., id(d): [kept...]}, with
+ * room for `room` entries; *dict_id: a new reference to id(d), the very key
+ * of the keep-alive list. */
+PyObject *fdc_memo_to_dict(const fdc_memo *m, Py_ssize_t room, PyObject **dict_id);
 size_t fdc_memo_bytes(const fdc_memo *m);
 /* Room for n more pointers in `temps` (which does not change in between). */
 int fdc_memo_temps_reserve(fdc_memo *m, Py_ssize_t n);

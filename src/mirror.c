@@ -17,7 +17,12 @@
  *    the index cannot follow that cheaply, so the mirror gives up ("broken") and
  *    every later operation is a plain dict operation, as before mirrors existed;
  *  - an overwritten value leaves the layout alone and is not seen by a resync,
- *    so after any resync a hit is confirmed by the dict itself;
+ *    so after any resync a hit is confirmed by the dict itself: read at the
+ *    entry's position when the index is aligned with the dict (entry k of the
+ *    index is entry k of the dict while every key of the dict is in the index,
+ *    since both are filled in the dict's order, from its start when the
+ *    mirror starts or rebuilds) and the key found there is id(x); else by a
+ *    lookup;
  *  - keys that are neither exact ints nor exact strs could compare equal to an
  *    id() (floats, int subclasses, objects with __eq__): the mirror gives up.
  *
@@ -173,9 +178,39 @@ fdc_mirror_check_slow(fdc_mirror *m)
     return resync(m);
 }
 
-int
-fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
+PyObject *
+fdc_mirror_value_at(fdc_mirror *m, fdc_memo_entry *e)
 {
+    if (m->index->used != m->synced) {
+        return NULL;   /* some key of the dict (a str...) is not in the index */
+    }
+    Py_ssize_t k = e - m->index->entries, pos = k;
+    PyObject *key, *value;
+    if (!PyDict_Next(m->dict, &pos, &key, &value) || pos != k + 1 || !PyLong_CheckExact(key)) {
+        return NULL;
+    }
+    /* a dict refilled with its own key objects in another order passes the
+     * resync's test of the last key: the key itself says */
+    void *addr;
+    int r = key_to_address(key, &addr);
+    if (r < 0) {
+        PyErr_Clear();
+    }
+    return r == 1 && addr == e->key ? value : NULL;
+}
+
+/* Is the dict's value for the index entry e (of x) y already?  1 yes, 0 no,
+ * -1 error.  `key`: id(x), or NULL. */
+static int
+dict_holds(fdc_mirror *m, fdc_memo_entry *e, PyObject *x, PyObject *key, PyObject *y)
+{
+    if (m->resyncs == 0) {
+        return e->value == y;   /* nobody else wrote: the index is the dict */
+    }
+    PyObject *current = fdc_mirror_value_at(m, e);
+    if (current != NULL) {
+        return current == y;
+    }
     PyObject *own = NULL;
     if (key == NULL) {
         key = own = PyLong_FromVoidPtr(x);
@@ -183,23 +218,35 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
             return -1;
         }
     }
+    /* its keys are exact ints and strs: the lookup runs no user code */
+    current = PyDict_GetItemWithError(m->dict, key);
+    Py_XDECREF(own);
+    if (current == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    return current == y;
+}
+
+int
+fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
+{
+    PyObject *own = NULL;
     /* after a successful check the index has exactly the dict's int keys */
     size_t hash = fdc_memo_hash(x);
-    PyObject *old = fdc_memo_lookup(m->index, x, hash);
-    int replacing = old != NULL;
-    if (old == y) {
+    fdc_memo_entry *e = fdc_memo_find(m->index, x, hash);
+    int replacing = e != NULL;
+    if (e != NULL && e->value == y) {
         /* Storing the value the key already has changes nothing (the dict
          * keeps its key object too): stdlib's memo[id(x)] = y after a
-         * __deepcopy__ that stored it itself.  Once anyone else has written,
-         * the index may miss an overwrite: the dict confirms (its keys are
-         * exact ints and strs, so the lookup runs no user code). */
-        PyObject *current = m->resyncs == 0 ? y : PyDict_GetItemWithError(m->dict, key);
-        if (current == y) {
-            Py_XDECREF(own);
-            return 0;
+         * __deepcopy__ that stored it itself -- if the dict still has it. */
+        int holds = dict_holds(m, e, x, key, y);
+        if (holds != 0) {
+            return holds < 0 ? -1 : 0;
         }
-        if (PyErr_Occurred()) {
-            Py_XDECREF(own);
+    }
+    if (key == NULL) {
+        key = own = PyLong_FromVoidPtr(x);
+        if (key == NULL) {
             return -1;
         }
     }
@@ -226,8 +273,9 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
 int
 fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *index)
 {
-    /* `index` holds the entries `dict` was built from; add the keep-alive list
-     * (memo[id(memo)], a key like any other) and the bookkeeping. */
+    /* `index` holds the entries `dict` was built from, which holds them now,
+     * and the keep-alive list in another place: it is read again from the
+     * dict, in the dict's order, so that the two are aligned. */
     m->index = index;   /* first: fdc_mirror_stop hands it back even after a failure */
     m->dict_id = Py_NewRef(dict_id);
     m->dict = Py_NewRef(dict);
@@ -238,7 +286,9 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *ind
     m->last_key = NULL;
     m->version = 0;   /* never a real version: the first check resyncs */
     fdc_memo_drop_keep(index);
-    fdc_memo_borrow_values(index);   /* the dict was made from it: it holds them */
+    fdc_memo_borrow_values(index);
+    fdc_memo_clear(index);   /* releases nothing: the values are borrowed */
+    index->borrowed = 1;
     uint64_t version = fdc_dict_version(dict);
     Py_ssize_t count;
     PyObject *last;

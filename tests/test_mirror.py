@@ -8,6 +8,8 @@ compare equal to an id(), a replaced keep-alive list -- and then the copy goes
 on to look up objects whose entries were touched.  Result, memo contents and
 every memo a hook saw must be stdlib's.
 """
+import sys
+
 import pytest
 
 import helpers_compare as hc
@@ -88,6 +90,15 @@ def _clear_and_refill(memo, hook):
     memo.update(items)
 
 
+def _refill_permuted(memo, hook):
+    # the same key objects, the last two in their places (this hook's own
+    # entry and the one before it), the others reversed: an entry's position
+    # no longer says which key it is
+    items = list(memo.items())
+    memo.clear()
+    memo.update(items[-3::-1] + items[-2:])
+
+
 def _float_key(memo, hook):
     memo.pop(id(hook.shared), None)
     memo[float(id(hook.shared))] = "FLOAT"
@@ -137,7 +148,7 @@ def _nested_copy_without_memo(memo, hook):
 ACTIONS = {f.__name__.lstrip("_"): f for f in [
     _overwrite_shared, _overwrite_shared_same_size, _delete_shared, _delete_then_append,
     _delete_then_add_one, _pop_item,
-    _delete_first, _clear, _clear_and_refill, _float_key, _int_subclass_key,
+    _delete_first, _clear, _clear_and_refill, _refill_permuted, _float_key, _int_subclass_key,
     _str_and_odd_keys, _replace_keep_alive, _delete_keep_alive, _keep_alive_not_a_list,
     _many_appends, _overwrite_own_entry, _copy_shared_twice, _nested_copy_without_memo]}
 ACTIONS["none"] = lambda memo, hook: None
@@ -361,3 +372,25 @@ def test_hook_result_stored_again(mode):
     assert len(SEEN["ref"]) == len(SEEN["ours"])
     for ref_memo, our_memo in zip(SEEN["ref"], SEEN["ours"]):
         hc.assert_same_memo(ref_memo, our_memo, comp)
+
+
+class SizeProbe:
+    """Records the size of the memo it is handed (sys.getsizeof)."""
+
+    def __deepcopy__(self, memo):
+        SEEN.setdefault(current(), []).append(sys.getsizeof(memo))
+        return SizeProbe()
+
+
+def test_one_big_copy_does_not_inflate_the_next_memo():
+    """A memo dict is made with room for the entries of the smaller of the last
+    two memos handed out on the thread: after a big copy, a small one's memo
+    is the size stdlib's is."""
+    SEEN.clear()
+    small = [SizeProbe(), [1]]
+    big = [SizeProbe()] + [[i] for i in range(3000)]
+    for obj in (small, big, small, big, small):
+        hc.run_both(obj)
+    assert len(SEEN["ref"]) == len(SEEN["ours"]) == 5
+    for k in (2, 4):   # the small copies after a big one and a small one
+        assert SEEN["ours"][k] == SEEN["ref"][k]
