@@ -96,6 +96,26 @@ class HookMemo:
         return new
 
 
+class HookWrites:
+    """The usual hand-written hook: registers its copy in the memo first, so
+    that the copies it asks for find the memo changed by someone else (hits
+    confirmed by the dict, the keep-alive list found again)."""
+
+    def __init__(self, shared):
+        self.p = [shared, [2], {"s": shared}]
+
+    def __deepcopy__(self, memo):
+        new = HookWrites.__new__(HookWrites)
+        memo[id(self)] = new
+        new.p = hc.current_deepcopy()(self.p, memo)
+        return new
+
+
+def _hook_writes():
+    shared = [1, [3]]
+    return [shared, HookWrites(shared), {"a": shared}, HookWrites(shared)]
+
+
 class HookNested:
     """A copy without memo inside the copy: a second memo on the thread."""
 
@@ -148,6 +168,7 @@ SHAPES = {
     "bound_method": (lambda: [Plain().__init__, Plain()], "deep"),
     "hook_memo": (lambda: [[1], HookMemo(), {"a": [2]}], "deep"),
     "hook_nested": (lambda: [[1], HookNested(), {"a": [2]}], "deep"),
+    "hook_writes": (_hook_writes, "deep"),
     "caller_memo": (lambda: [_builtins(), _cycles(), Plain()], "memo"),
     "bytearray": (lambda: [bytearray(b"abc"), bytearray(b"")], "deep"),
     # (no bytearray: copy.copy calls bytearray.copy, whose failure path has CPython's
