@@ -54,7 +54,7 @@ test-reliability: build venv
 
 $(ASAN_EXT): $(SRCS) $(HDRS) Makefile mk/reliability.mk
 	@mkdir -p $(dir $@)
-	$(MAKE) --no-print-directory PYTHON=$(PY) EXT=$(abspath $@) OPT=-O1 ASSERTS= \
+	$(MAKE) --no-print-directory PYTHON=$(PY) EXT=$(abspath $@) OPT=-O1 WHOLE= ASSERTS= \
 	  EXTRA_CFLAGS="$(ASAN_FLAGS)" EXTRA_LDFLAGS="$(ASAN_FLAGS)" $(abspath $@)
 
 asan-build: $(ASAN_EXT) build
