@@ -232,6 +232,11 @@ remember_exposed_len(fdc_tstate *ts, Py_ssize_t len)
     ts->exposed_len[1] = len;
 }
 
+/* The most room a memo dict is made with (about 100 KiB): past it, a dict
+ * that grows costs time in proportion to what the call stores in it, and a
+ * wrong guess costs a small call at most this much. */
+#define FDC_EXPOSED_ROOM_MAX 4096
+
 /* Room for the entries a memo dict about to be handed out is expected to
  * get: as many as the smaller of the last two reached on this thread (the
  * resizes of a growing dict are most of its cost; the smaller of two keeps
@@ -240,7 +245,8 @@ static Py_ssize_t
 expected_exposed_len(const fdc_tstate *ts)
 {
     Py_ssize_t a = ts->exposed_len[0], b = ts->exposed_len[1];
-    return a < b ? a : b;
+    Py_ssize_t room = a < b ? a : b;
+    return room < FDC_EXPOSED_ROOM_MAX ? room : FDC_EXPOSED_ROOM_MAX;
 }
 
 PyObject *

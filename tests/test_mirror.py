@@ -394,3 +394,15 @@ def test_one_big_copy_does_not_inflate_the_next_memo():
     assert len(SEEN["ref"]) == len(SEEN["ours"]) == 5
     for k in (2, 4):   # the small copies after a big one and a small one
         assert SEEN["ours"][k] == SEEN["ref"][k]
+
+
+def test_memo_room_after_big_copies_is_bounded():
+    """After two big copies, a small copy's memo is made with bounded room:
+    far smaller than the big copies' memos were."""
+    SEEN.clear()
+    small = [SizeProbe(), [1]]
+    big = [[i] for i in range(12000)] + [SizeProbe()]   # the probe sees the full memo
+    for obj in (small, big, big, small):
+        hc.run_both(obj)
+    assert len(SEEN["ref"]) == len(SEEN["ours"]) == 4
+    assert SEEN["ours"][3] < SEEN["ref"][2] / 2
