@@ -47,16 +47,12 @@ mirror_keep_alive(fdc_ctx *ctx, PyObject *x)
     }
     if (m->kept == NULL) {
         PyObject *kept;
-        int found = fdc_mirror_lookup(m, m->dict, &kept);
-        if (found == 2) {
+        if (fdc_mirror_lookup(m, m->dict, &kept) == 2) {
             /* the dict's keys are ints and strs: the lookup runs no user code */
             kept = PyDict_GetItemWithError(m->dict, ctx->pymemo_id);
             if (kept == NULL && PyErr_Occurred()) {
                 return -1;
             }
-        }
-        else if (found == 0) {
-            kept = NULL;
         }
         if (kept == NULL) {
             PyObject *list = PyList_New(1);

@@ -174,14 +174,15 @@ fdc_mirror_check(fdc_mirror *m)
  * cannot tell which entry of the dict that is (mirror.c). */
 PyObject *fdc_mirror_value_at(fdc_mirror *m, fdc_memo_entry *e);
 
-/* After a successful check, memo.get(id(x)): 1 and a borrowed value, 0 for a
- * certain miss, 2 when only the dict can tell (its value may have been
- * overwritten by someone else). */
+/* After a successful check, memo.get(id(x)): 1 and a borrowed value, 0 (and
+ * NULL) for a certain miss, 2 when only the dict can tell (its value may have
+ * been overwritten by someone else). */
 static inline int
 fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value)
 {
     fdc_memo_entry *e = fdc_memo_find(m->index, x, fdc_memo_hash(x));
     if (e == NULL) {
+        *value = NULL;
         return 0;
     }
     if (m->resyncs == 0) {

@@ -241,33 +241,6 @@ fdc_memo_clear(fdc_memo *m)
 }
 
 void
-fdc_memo_drop_keep(fdc_memo *m)
-{
-    /* detach first: a finalizer run by a decref may use the memo again */
-    Py_ssize_t keep_used = m->keep_used;
-    PyObject **keep = m->keep;
-    m->keep = NULL;
-    m->keep_used = m->keep_capacity = 0;
-    m->keep_first_at = -1;
-    for (Py_ssize_t k = 0; k < keep_used; k++) {
-        Py_DECREF(keep[k]);
-    }
-    PyMem_Free(keep);
-}
-
-void
-fdc_memo_borrow_values(fdc_memo *m)
-{
-    if (m->borrowed) {
-        return;
-    }
-    m->borrowed = 1;
-    for (Py_ssize_t k = 0; k < m->used; k++) {
-        Py_DECREF(m->entries[k].value);
-    }
-}
-
-void
 fdc_memo_free(fdc_memo *m)
 {
     fdc_memo_clear(m);

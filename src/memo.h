@@ -82,8 +82,8 @@ fdc_memo_lookup(const fdc_memo *m, const void *key, size_t hash)
 int fdc_memo_store(fdc_memo *m, void *key, size_t hash, PyObject *value);
 /* Insert a key known to be absent (no probe for it).  -1 + MemoryError on failure. */
 int fdc_memo_insert_new(fdc_memo *m, void *key, size_t hash, PyObject *value);
-/* Insert or replace in a memo whose values are borrowed (after
- * fdc_memo_borrow_values): no reference is taken or released. */
+/* Insert or replace in a memo whose values are borrowed (`borrowed` set):
+ * no reference is taken or released. */
 int fdc_memo_set_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value);
 /* The same for a key known to be absent. */
 int fdc_memo_insert_new_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value);
@@ -91,11 +91,6 @@ int fdc_memo_keep(fdc_memo *m, PyObject *obj);
 /* Release every reference (values only when owned); keep the allocation if
  * small, shrink if large.  The values of a cleared memo are owned again. */
 void fdc_memo_clear(fdc_memo *m);
-/* Release the keep-alive array's references (the entries stay). */
-void fdc_memo_drop_keep(fdc_memo *m);
-/* From now on the values are borrowed: release the references held to them
- * (the caller knows that something else holds each). */
-void fdc_memo_borrow_values(fdc_memo *m);
 /* Release everything including the allocation. */
 void fdc_memo_free(fdc_memo *m);
 /* Build the dict stdlib would hold: {id(k): v, ..., id(d): [kept...]}, with

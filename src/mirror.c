@@ -29,7 +29,7 @@
  * A miss in the index is therefore exact, and misses are what the index makes
  * cheap: no int object is created and no dict is probed for them.
  *
- * The index's values are borrowed from the dict (fdc_memo_borrow_values): a
+ * The index's values are borrowed from the dict (its `borrowed` flag): a
  * value that someone overwrites in the dict dies then, as it would with
  * stdlib, and a stale one is never used -- before anyone else wrote the index
  * is exact, and after that a hit is confirmed by the dict.
@@ -123,6 +123,31 @@ give_up(fdc_mirror *m)
     m->kept = NULL;
 }
 
+/* Empty the index and read the dict into it from its start, so that entry k
+ * of one is entry k of the other; only works when the dict has no holes.
+ * Emptying it runs no finalizer: its values are borrowed from the dict, or,
+ * when the mirror starts, held by the dict too.  0 ok, 1 gave up, -1 error. */
+static int
+read_from_start(fdc_mirror *m, uint64_t version)
+{
+    fdc_memo_clear(m->index);
+    m->index->borrowed = 1;
+    Py_ssize_t count;
+    PyObject *last;
+    int r = read_entries(m, 0, &count, &last);
+    if (r == 0 && count == PyDict_GET_SIZE(m->dict)) {
+        set_last_key(m, last);
+        m->synced = count;
+        m->version = version;
+        return 0;
+    }
+    if (r < 0) {
+        return -1;
+    }
+    give_up(m);
+    return 1;
+}
+
 /* The dict changed behind our back: catch up.  0 ok, 1 gave up, -1 error. */
 static int
 resync(fdc_mirror *m)
@@ -132,11 +157,11 @@ resync(fdc_mirror *m)
     /* the version read now: if a finalizer run while the index is updated
      * changes the dict, the next check sees a newer one and resyncs again */
     uint64_t version = fdc_dict_version(m->dict);
-    Py_ssize_t size = PyDict_GET_SIZE(m->dict), count;
-    PyObject *last;
-    int r;
+    Py_ssize_t size = PyDict_GET_SIZE(m->dict);
     if (size >= m->synced && prefix_unmoved(m)) {
-        r = read_entries(m, m->synced, &count, &last);
+        Py_ssize_t count;
+        PyObject *last;
+        int r = read_entries(m, m->synced, &count, &last);
         if (r == 0 && m->synced + count == size) {
             if (count > 0) {
                 set_last_key(m, last);
@@ -149,24 +174,8 @@ resync(fdc_mirror *m)
             return -1;
         }
     }
-    /* Entries moved, or some were deleted: rebuild from scratch, which only
-     * works when no holes are left.  (Its values are borrowed: releasing the
-     * old table runs no finalizer.) */
-    fdc_memo old = *m->index;
-    fdc_memo_init(m->index);
-    m->index->borrowed = 1;
-    r = read_entries(m, 0, &count, &last);
-    if (r == 0 && count == size) {
-        set_last_key(m, last);
-        m->synced = size;
-        m->version = version;
-    }
-    else if (r >= 0) {
-        give_up(m);
-        r = 1;
-    }
-    fdc_memo_free(&old);
-    return r;
+    /* entries moved, or some were deleted */
+    return read_from_start(m, version);
 }
 
 int
@@ -273,9 +282,9 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
 int
 fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *index)
 {
-    /* `index` holds the entries `dict` was built from, which holds them now,
-     * and the keep-alive list in another place: it is read again from the
-     * dict, in the dict's order, so that the two are aligned. */
+    /* `index` holds the entries `dict` was built from (the dict holds their
+     * values and, in its keep-alive list, the kept originals too), in another
+     * order: the keep-alive list has its own place in the dict. */
     m->index = index;   /* first: fdc_mirror_stop hands it back even after a failure */
     m->dict_id = Py_NewRef(dict_id);
     m->dict = Py_NewRef(dict);
@@ -284,22 +293,11 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *ind
     m->kept = NULL;
     m->synced = 0;
     m->last_key = NULL;
-    m->version = 0;   /* never a real version: the first check resyncs */
-    fdc_memo_drop_keep(index);
-    fdc_memo_borrow_values(index);
-    fdc_memo_clear(index);   /* releases nothing: the values are borrowed */
-    index->borrowed = 1;
-    uint64_t version = fdc_dict_version(dict);
-    Py_ssize_t count;
-    PyObject *last;
-    int r = read_entries(m, 0, &count, &last);
-    if (r != 0) {
+    int r = read_from_start(m, fdc_dict_version(dict));
+    if (r < 0) {
         give_up(m);
-        return r < 0 ? -1 : 0;
+        return -1;
     }
-    set_last_key(m, last);
-    m->synced = count;
-    m->version = version;
     return 0;
 }
 
