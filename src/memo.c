@@ -111,18 +111,32 @@ fdc_memo_set_borrowed(fdc_memo *m, void *key, size_t hash, PyObject *value)
     return memo_append(m, key, hash, value);
 }
 
+/* Room in *array (*capacity pointers, `used` of them in use) for n more: the
+ * capacity doubles, from `first`.  -1 + MemoryError on failure. */
+static int
+grow_pointers(PyObject ***array, Py_ssize_t *capacity, Py_ssize_t used, Py_ssize_t n,
+              Py_ssize_t first)
+{
+    Py_ssize_t cap = *capacity ? *capacity : first;
+    while (cap - used < n) {
+        cap *= 2;
+    }
+    PyObject **grown = PyMem_Realloc(*array, sizeof(PyObject *) * (size_t)cap);
+    if (grown == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    *array = grown;
+    *capacity = cap;
+    return 0;
+}
+
 int
 fdc_memo_keep(fdc_memo *m, PyObject *obj)
 {
-    if (m->keep_used == m->keep_capacity) {
-        Py_ssize_t new_cap = m->keep_capacity ? m->keep_capacity * 2 : 16;
-        PyObject **keep = PyMem_Realloc(m->keep, sizeof(PyObject *) * (size_t)new_cap);
-        if (keep == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        m->keep = keep;
-        m->keep_capacity = new_cap;
+    if (m->keep_used == m->keep_capacity &&
+        grow_pointers(&m->keep, &m->keep_capacity, m->keep_used, 1, 16) < 0) {
+        return -1;
     }
     if (m->keep_first_at < 0) {
         m->keep_first_at = m->used;
@@ -157,18 +171,7 @@ fdc_memo_temps_reserve(fdc_memo *m, Py_ssize_t n)
     if (m->temps_capacity - m->temps_used >= n) {
         return 0;
     }
-    Py_ssize_t cap = m->temps_capacity ? m->temps_capacity : 64;
-    while (cap - m->temps_used < n) {
-        cap *= 2;
-    }
-    PyObject **temps = PyMem_Realloc(m->temps, sizeof(PyObject *) * (size_t)cap);
-    if (temps == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    m->temps = temps;
-    m->temps_capacity = cap;
-    return 0;
+    return grow_pointers(&m->temps, &m->temps_capacity, m->temps_used, n, 64);
 }
 
 void

@@ -123,6 +123,29 @@ give_up(fdc_mirror *m)
     m->kept = NULL;
 }
 
+/* Read the entries from position `from` on into the index and, if they are
+ * all the dict has after it, take the dict as caught up at `version`.
+ * 0 ok, 1 they are not (or the mirror must give up), -1 error. */
+static int
+read_since(fdc_mirror *m, Py_ssize_t from, uint64_t version)
+{
+    Py_ssize_t count;
+    PyObject *last;
+    int r = read_entries(m, from, &count, &last);
+    if (r != 0) {
+        return r;
+    }
+    if (from + count != PyDict_GET_SIZE(m->dict)) {
+        return 1;
+    }
+    if (count > 0) {
+        set_last_key(m, last);
+    }
+    m->synced = from + count;
+    m->version = version;
+    return 0;
+}
+
 /* Empty the index and read the dict into it from its start, so that entry k
  * of one is entry k of the other; only works when the dict has no holes.
  * Emptying it runs no finalizer: its values are borrowed from the dict, or,
@@ -132,20 +155,12 @@ read_from_start(fdc_mirror *m, uint64_t version)
 {
     fdc_memo_clear(m->index);
     m->index->borrowed = 1;
-    Py_ssize_t count;
-    PyObject *last;
-    int r = read_entries(m, 0, &count, &last);
-    if (r == 0 && count == PyDict_GET_SIZE(m->dict)) {
-        set_last_key(m, last);
-        m->synced = count;
-        m->version = version;
-        return 0;
+    set_last_key(m, NULL);
+    int r = read_since(m, 0, version);
+    if (r > 0) {
+        give_up(m);
     }
-    if (r < 0) {
-        return -1;
-    }
-    give_up(m);
-    return 1;
+    return r;
 }
 
 /* The dict changed behind our back: catch up.  0 ok, 1 gave up, -1 error. */
@@ -157,21 +172,10 @@ resync(fdc_mirror *m)
     /* the version read now: if a finalizer run while the index is updated
      * changes the dict, the next check sees a newer one and resyncs again */
     uint64_t version = fdc_dict_version(m->dict);
-    Py_ssize_t size = PyDict_GET_SIZE(m->dict);
-    if (size >= m->synced && prefix_unmoved(m)) {
-        Py_ssize_t count;
-        PyObject *last;
-        int r = read_entries(m, m->synced, &count, &last);
-        if (r == 0 && m->synced + count == size) {
-            if (count > 0) {
-                set_last_key(m, last);
-            }
-            m->synced = size;
-            m->version = version;
-            return 0;
-        }
-        if (r < 0) {
-            return -1;
+    if (PyDict_GET_SIZE(m->dict) >= m->synced && prefix_unmoved(m)) {
+        int r = read_since(m, m->synced, version);
+        if (r <= 0) {
+            return r;
         }
     }
     /* entries moved, or some were deleted */
