@@ -293,8 +293,24 @@ class Checker:
                 result["after_exc"] = "%s: %s" % (rc.exc_name(type(e)), e)
 
         if mode == "thread":
-            t = threading.Thread(target=body)
+            # Allocation failures are process-wide: this thread must be blocked
+            # where it allocates nothing while the worker injects them (t.join()
+            # allocates, and failed here now and then).
+            go, finished = threading.Lock(), threading.Lock()
+            go.acquire()
+            finished.acquire()
+
+            def worker():
+                go.acquire()
+                try:
+                    body()
+                finally:
+                    finished.release()
+
+            t = threading.Thread(target=worker)
             t.start()
+            go.release()
+            finished.acquire()
             t.join()
         else:
             body()
