@@ -330,23 +330,25 @@ copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
     if (y != NULL || PyErr_Occurred()) {
         return y;
     }
-    /* copier = _deepcopy_dispatch.get(cls); if copier is not None: ... */
-    PyObject *copier = fdc_table_get(FDC.deepcopy_dispatch, "_deepcopy_dispatch",
-                                     (PyObject *)tp);
-    if (copier == Py_None) {
-        Py_CLEAR(copier);
-    }
-    if (copier != NULL) {
-        FDC_STATS.hook_dispatch++;
-        y = call_with_memo(ctx, copier, x);
-        Py_DECREF(copier);
-        return y;
-    }
-    if (PyErr_Occurred()) {
-        return NULL;
-    }
-    if (PyType_IsSubtype(tp, &PyType_Type)) {
-        return Py_NewRef(x);
+    PyObject *copier;
+    if (!fdc_class_skips_dispatch(tp)) {
+        /* copier = _deepcopy_dispatch.get(cls); if copier is not None: ... */
+        copier = fdc_table_get(FDC.deepcopy_dispatch, "_deepcopy_dispatch", (PyObject *)tp);
+        if (copier == Py_None) {
+            Py_CLEAR(copier);
+        }
+        if (copier != NULL) {
+            FDC_STATS.hook_dispatch++;
+            y = call_with_memo(ctx, copier, x);
+            Py_DECREF(copier);
+            return y;
+        }
+        if (PyErr_Occurred()) {
+            return NULL;
+        }
+        if (PyType_IsSubtype(tp, &PyType_Type)) {
+            return Py_NewRef(x);
+        }
     }
     if (fdc_lookup_attr(x, FDC.s_deepcopy, &copier) < 0) {
         return NULL;

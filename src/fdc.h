@@ -310,6 +310,8 @@ enum {
     FDC_KIND_DATETIME = 4, /* exact datetime.date/time/datetime/timedelta */
     FDC_KIND_OWN_REDUCE = 5, /* object.__reduce_ex__ calling the class's own
                                 __reduce__, a Python function */
+    FDC_KIND_HOOK = 6,     /* a __deepcopy__ on the class; the class is not in
+                              _deepcopy_dispatch and is no metaclass */
 };
 
 /* datetimes.c */
@@ -317,6 +319,9 @@ enum { FDC_DT_DATE = 1, FDC_DT_DATETIME = 2, FDC_DT_TIME = 3, FDC_DT_DELTA = 4 }
 int fdc_datetime_kind(PyTypeObject *tp);   /* 0 when not one of them */
 PyObject *fdc_copy_datetime(fdc_ctx *ctx, PyObject *x, int kind);
 PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
+/* Is tp's cached decision HOOK: stdlib's _deepcopy_dispatch.get(cls) gives
+ * None and cls is no metaclass, so getattr(x, "__deepcopy__") comes next? */
+int fdc_class_skips_dispatch(PyTypeObject *tp);
 /* x itself (new ref) when its class's cached decision is SELF and no instance
  * attribute overrides it; else NULL, with an exception on error.  *pure: the
  * answer was reached without anything that could run Python code. */

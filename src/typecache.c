@@ -389,6 +389,9 @@ decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
     if (decide_self(tp)) {
         return FDC_KIND_SELF;
     }
+    if (_PyType_Lookup(tp, FDC.s_deepcopy) != NULL) {
+        return FDC_KIND_HOOK;
+    }
     if (decide_namedtuple(tp, nfields)) {
         return FDC_KIND_NAMEDTUPLE;
     }
@@ -952,6 +955,13 @@ fdc_copy_self_kind(PyObject *x, int *pure)
     }
     int applies = self_applies(x, pure);
     return applies > 0 ? Py_NewRef(x) : NULL;
+}
+
+int
+fdc_class_skips_dispatch(PyTypeObject *tp)
+{
+    typecache_entry *e = current_entry(tp);
+    return e != NULL && e->kind == FDC_KIND_HOOK;
 }
 
 /* setattr(y, name, value) when y's class is a PLAIN class of the type cache and

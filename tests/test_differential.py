@@ -1263,6 +1263,79 @@ def test_dispatch_entry_added_during_copy(registry):
     assert out_ref[1][2] == "copied by late entry"
 
 
+class HasHook:
+    """A class whose __deepcopy__ the type cache remembers (it skips the
+    _deepcopy_dispatch lookup for it while the table is unchanged)."""
+
+    def __init__(self, a):
+        self.a = a
+
+    def __deepcopy__(self, memo):
+        y = HasHook.__new__(HasHook)
+        memo[id(self)] = y
+        y.a = current_deepcopy()(self.a, memo)
+        y.via = "hook"
+        return y
+
+
+def test_dispatch_entry_for_class_with_hook_after_copies(registry):
+    """Copied through its __deepcopy__ first; a dispatch entry added after
+    that takes precedence, as in stdlib, and stops doing so once removed."""
+    shared = [1]
+    out_ref, _, _ = check([HasHook(shared), shared], expect="ok")
+    assert out_ref[1][0].via == "hook"
+
+    def copier(x, memo):
+        return ("dispatch", current_deepcopy()(x.a, memo))
+
+    registry.deepcopy_dispatch(HasHook, copier)
+    out_ref, _, _ = check([HasHook(shared), shared], expect="ok")
+    assert out_ref[1][0][0] == "dispatch"
+    registry.remove_deepcopy_dispatch(HasHook)
+    out_ref, _, _ = check([HasHook(shared), shared], expect="ok")
+    assert out_ref[1][0].via == "hook"
+
+
+def test_dispatch_entry_for_class_with_hook_added_during_copy(registry):
+    class Registers:
+        def __deepcopy__(self, memo):
+            table = hc.REF._deepcopy_dispatch if current() == "ref" else copy._deepcopy_dispatch
+            registry._set(table, HasHook, lambda x, memo: "copied by late entry")
+            return "registered"
+
+    def make():
+        copy._deepcopy_dispatch.pop(HasHook, None)
+        hc.REF._deepcopy_dispatch.pop(HasHook, None)
+        return [HasHook(1), Registers(), HasHook(2), [HasHook(3)]]
+
+    out_ref, _, _ = check_fresh(make, expect="ok")
+    assert out_ref[1][0].via == "hook"
+    assert out_ref[1][2] == "copied by late entry"
+
+
+def test_instance_attribute_none_hides_class_hook():
+    """getattr(x, "__deepcopy__", None) is None: the reduce protocol copies x."""
+    plain, hidden = HasHook([1]), HasHook([2])
+    hidden.__deepcopy__ = None
+    out_ref, _, _ = check([plain, hidden, plain], expect="ok")
+    assert out_ref[1][0].via == "hook"
+    assert not hasattr(out_ref[1][1], "via")
+
+
+def test_metaclass_with_hook_copies_classes_atomically():
+    """A class whose metaclass has __deepcopy__ is still copied as atomic."""
+
+    class Meta(type):
+        def __deepcopy__(cls, memo):
+            return "meta hook"
+
+    class WithMeta(metaclass=Meta):
+        pass
+
+    out_ref, _, _ = check([WithMeta, WithMeta], expect="ok")
+    assert out_ref[1][0] is WithMeta
+
+
 def test_copyreg_pickle(registry):
     calls = PerRun()
 
