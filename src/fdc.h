@@ -144,8 +144,11 @@ typedef struct {
     Py_ssize_t synced;     /* entries of the dict (no holes) read into the index */
     PyObject *last_key;    /* owned: the key at position synced - 1 */
     PyObject *kept;        /* borrowed: memo[id(memo)] while `version` holds, or NULL */
-    uint64_t resyncs;      /* times someone else's writes were caught up; once nonzero,
-                              hits are confirmed by the dict (overwrites are not seen) */
+    uint64_t resyncs;      /* times someone else's writes were caught up */
+    Py_ssize_t exact_from; /* index entries from this one on hold the dict's values
+                              (read by the last catching up, or stored by us since);
+                              a hit before it is confirmed by the dict, since someone
+                              else's overwrite of a value is not seen by a resync */
     int broken;            /* the dict cannot be followed: plain dict operations */
 } fdc_mirror;
 
@@ -185,7 +188,7 @@ fdc_mirror_lookup(fdc_mirror *m, PyObject *x, PyObject **value)
         *value = NULL;
         return 0;
     }
-    if (m->resyncs == 0) {
+    if (e - m->index->entries >= m->exact_from) {
         *value = e->value;
         return 1;
     }

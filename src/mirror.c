@@ -17,12 +17,13 @@
  *    the index cannot follow that cheaply, so the mirror gives up ("broken") and
  *    every later operation is a plain dict operation, as before mirrors existed;
  *  - an overwritten value leaves the layout alone and is not seen by a resync,
- *    so after any resync a hit is confirmed by the dict itself: read at the
- *    entry's position when the index is aligned with the dict (entry k of the
- *    index is entry k of the dict while every key of the dict is in the index,
- *    since both are filled in the dict's order, from its start when the
- *    mirror starts or rebuilds) and the key found there is id(x); else by a
- *    lookup;
+ *    so a hit on an entry the index had before the last resync is confirmed
+ *    by the dict itself (those read by that resync, or stored by us since,
+ *    hold the dict's values: `exact_from`): read at the entry's position when
+ *    the index is aligned with the dict (entry k of the index is entry k of
+ *    the dict while every key of the dict is in the index, since both are
+ *    filled in the dict's order, from its start when the mirror starts or
+ *    rebuilds) and the key found there is id(x); else by a lookup;
  *  - keys that are neither exact ints nor exact strs could compare equal to an
  *    id() (floats, int subclasses, objects with __eq__): the mirror gives up.
  *
@@ -155,6 +156,7 @@ read_from_start(fdc_mirror *m, uint64_t version)
 {
     fdc_memo_clear(m->index);
     m->index->borrowed = 1;
+    m->exact_from = 0;
     set_last_key(m, NULL);
     int r = read_since(m, 0, version);
     if (r > 0) {
@@ -173,6 +175,8 @@ resync(fdc_mirror *m)
      * changes the dict, the next check sees a newer one and resyncs again */
     uint64_t version = fdc_dict_version(m->dict);
     if (PyDict_GET_SIZE(m->dict) >= m->synced && prefix_unmoved(m)) {
+        /* the values of the entries already read may have been overwritten */
+        m->exact_from = m->index->used;
         int r = read_since(m, m->synced, version);
         if (r <= 0) {
             return r;
@@ -199,7 +203,14 @@ fdc_mirror_value_at(fdc_mirror *m, fdc_memo_entry *e)
     }
     Py_ssize_t k = e - m->index->entries, pos = k;
     PyObject *key, *value;
-    if (!PyDict_Next(m->dict, &pos, &key, &value) || pos != k + 1 || !PyLong_CheckExact(key)) {
+    if (!PyDict_Next(m->dict, &pos, &key, &value) || pos != k + 1) {
+        return NULL;
+    }
+    if (key == m->dict_id) {
+        /* our own key object (held): id(memo), whose value is the keep-alive list */
+        return e->key == (void *)m->dict ? value : NULL;
+    }
+    if (!PyLong_CheckExact(key)) {
         return NULL;
     }
     /* a dict refilled with its own key objects in another order passes the
@@ -217,8 +228,8 @@ fdc_mirror_value_at(fdc_mirror *m, fdc_memo_entry *e)
 static int
 dict_holds(fdc_mirror *m, fdc_memo_entry *e, PyObject *x, PyObject *key, PyObject *y)
 {
-    if (m->resyncs == 0) {
-        return e->value == y;   /* nobody else wrote: the index is the dict */
+    if (e - m->index->entries >= m->exact_from) {
+        return e->value == y;   /* read or stored since anyone else wrote */
     }
     PyObject *current = fdc_mirror_value_at(m, e);
     if (current != NULL) {

@@ -81,6 +81,10 @@ fdc_deepcopy_vectorcall(PyObject *callable, PyObject *const *args, size_t nargsf
         }
         return fdc_deepcopy_entry(x, NULL, NULL);
     }
+    if (nargs == 2 && kwnames == NULL) {
+        /* deepcopy(x, memo): what a __deepcopy__ calls */
+        return fdc_deepcopy_entry(args[0], args[1], NULL);
+    }
     return deepcopy_with_arguments(args, nargs, kwnames);
 }
 
