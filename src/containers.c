@@ -816,7 +816,30 @@ fdc_copy_method(fdc_ctx *ctx, PyObject *x)
     return y;
 }
 
-/* For a set or frozenset of atomic items, on a native memo: nothing can run
+/* A set item that is its own copy and goes into the new set without user
+ * code: an atomic key, or (while the tuple entry of the dispatch table is
+ * stdlib's) an exact tuple of atomic keys, which stdlib's _deepcopy_tuple
+ * returns as it is, storing nothing in the memo. */
+static int
+is_own_copy_key(PyObject *key)
+{
+    PyTypeObject *tp = Py_TYPE(key);
+    if (fdc_is_atomic_key_type(tp)) {
+        return 1;
+    }
+    if (tp != &PyTuple_Type || !FDC.tuple_ok) {
+        return 0;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(key); i++) {
+        if (!fdc_is_atomic_key_type(Py_TYPE(PyTuple_GET_ITEM(key, i)))) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* For a set or frozenset of atomic items (is_own_copy_key: tuples of them
+ * too), on a native memo: nothing can run
  * user code, so building the copy straight from x gives what stdlib's
  * type(x)(deepcopy(list(x))) gives: the items are added in x's order, which is
  * the order of its table (skipping unused slots and dummies, whose hash is -1
@@ -843,8 +866,7 @@ copy_atomic_set(PyObject *x, PyObject **items)
         if (entry->key == NULL || entry->hash == -1) {
             continue;
         }
-        PyTypeObject *tp = Py_TYPE(entry->key);
-        if (!fdc_is_atomic_key_type(tp)) {
+        if (!is_own_copy_key(entry->key)) {
             Py_DECREF(y);
             return NULL;
         }

@@ -245,3 +245,78 @@ def test_temporary_lists_in_a_fresh_thread():
     t.join()
     ref, ours = results[0]
     assert ref == ours and len(ref) == 2
+
+
+# Tuples of atomic items are their own copies (stdlib's _deepcopy_tuple
+# returns them and stores nothing): sets of them take the native path too.
+
+class _CountingKey:
+    """Hashable, with an __eq__ that counts its calls (user code)."""
+
+    calls = 0
+
+    def __init__(self, n):
+        self.n = n
+
+    def __hash__(self):
+        return hash(self.n)
+
+    def __eq__(self, other):
+        _CountingKey.calls += 1
+        return isinstance(other, _CountingKey) and self.n == other.n
+
+
+@pytest.mark.parametrize("kind", [set, frozenset])
+def test_order_of_sets_of_tuples(kind):
+    rng = random.Random(7)
+    sets = []
+    for size in (0, 1, 5, 40, 200):
+        items = {(rng.randrange(-50, 50) * rng.choice([1, 8]), "t%d" % rng.randrange(30),
+                  rng.choice([None, 1.5, b"b"]))
+                 for _ in range(size)}
+        items |= {(), (1,), (1, 1.0), (True,), ("a", 2 ** 70)}
+        sets.append(kind(items))
+    ref, ours = _orders(sets)
+    assert ref == ours
+
+
+@pytest.mark.parametrize("kind", [set, frozenset])
+@pytest.mark.parametrize("item", ["nested tuple", "tuple with object", "tuple with range"])
+def test_sets_of_tuples_that_need_the_full_protocol(kind, item):
+    key = {"nested tuple": ((1, 2), 3),
+           "tuple with object": (1, _CountingKey(5)),
+           "tuple with range": (range(3), 1)}[item]
+    _CountingKey.calls = 0
+    sets = [kind({(1, 2), key, (3, "x")}), kind({key})]
+    ref, ours = _orders(sets)
+    assert ref == ours
+
+
+@pytest.mark.parametrize("kind", [set, frozenset])
+def test_tuples_in_sets_are_the_originals(kind):
+    t = (1, "a", 2.5)
+    s = kind({t, (2,)})
+    out_ref, out_ours = hc.run_both([s, t])
+    assert out_ref[0] == out_ours[0] == "ok"
+    hc.assert_same_outcome(out_ref, out_ours, [s, t])
+    for out in (out_ref, out_ours):
+        copied_set, copied_t = out[1]
+        assert copied_t is t and any(u is t for u in copied_set)
+
+
+@pytest.mark.parametrize("kind", [set, frozenset])
+def test_temporary_lists_of_sets_of_tuples_seen_by_a_later_hook(kind):
+    ref, ours = _view(lambda: [kind({(1, 2), ("a",)}), [kind({()})], _MemoView()])
+    assert ref == ours
+    # the two temporary lists and the list holding the second set
+    assert len(ref) == 3 and all(seen and again for _, seen, again in ref)
+
+
+def test_sets_of_tuples_with_the_tuple_entry_replaced(registry):
+    def tuple_copier(x, memo):
+        return tuple(reversed(x))
+
+    registry.deepcopy_dispatch(tuple, tuple_copier)
+    ref, ours = _orders([{(1, 2), (3, 4)}, frozenset({(5, 6)})])
+    assert ref == ours
+    assert sorted(ref[0]) == [(2, 1), (4, 3)]
