@@ -136,13 +136,25 @@ is_return_self_function(PyObject *f)
     return eq;
 }
 
-/* decimal.Decimal's C __deepcopy__ returns self for the exact type. */
+/* C types whose own __deepcopy__ method returns self: decimal.Decimal's
+ * (for the exact type: the method is the class's own), and re.Pattern's and
+ * re.Match's (neither can be subclassed). */
+static const char *const c_return_self_types[] = {"decimal.Decimal", "re.Pattern", "re.Match"};
+
 static int
-is_c_decimal_deepcopy(PyTypeObject *tp, PyObject *f)
+is_c_return_self_deepcopy(PyTypeObject *tp, PyObject *f)
 {
-    return Py_IS_TYPE(f, &PyMethodDescr_Type) &&
-           ((PyMethodDescrObject *)f)->d_common.d_type == tp &&
-           strcmp(tp->tp_name, "decimal.Decimal") == 0;
+    if (!Py_IS_TYPE(f, &PyMethodDescr_Type) ||
+        ((PyMethodDescrObject *)f)->d_common.d_type != tp) {
+        return 0;
+    }
+    size_t n = sizeof(c_return_self_types) / sizeof(c_return_self_types[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(tp->tp_name, c_return_self_types[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 /* ---- deciding the kind -------------------------------------------------------- */
@@ -356,7 +368,7 @@ decide_self(PyTypeObject *tp)
     if (f == NULL) {
         return 0;
     }
-    return is_return_self_function(f) || is_c_decimal_deepcopy(tp, f);
+    return is_return_self_function(f) || is_c_return_self_deepcopy(tp, f);
 }
 
 /* getattr(x, "__deepcopy__") finds nothing on the class, and getattr(x,

@@ -2557,6 +2557,18 @@ def test_decimal_variants():
     check([decimal.Decimal("2.5"), d, d, decimal.Decimal("sNaN")], expect="ok")
 
 
+def test_regex_patterns_and_matches_are_their_own_copies():
+    """re.Pattern's and re.Match's C __deepcopy__ return self (the type
+    cache knows them): the copies are the originals, in containers, as
+    dict values and with a caller's memo."""
+    p = re.compile(r"(a+)(b)?")
+    m = p.match("aab")
+    out_ref, _, _ = check([p, m, {"p": p, "m": [m]}, (p, m), {p}], expect="ok")
+    assert out_ref[1][0] is p and out_ref[1][1] is m
+    check(p, memo_factory=dict, expect="ok")
+    check(m, memo_factory=lambda: {id(m): "stored"}, expect="ok")
+
+
 def test_enum_with_overridden_copy_hooks():
     class Marked(enum.Enum):
         A = 1
