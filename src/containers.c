@@ -155,6 +155,10 @@ store_before_items(fdc_ctx *ctx, PyObject *x, PyObject *y, int *stored)
 typedef struct {
     int used;       /* how many are remembered */
     PyObject *slot[FDC_SELF_RUN_SLOTS];
+    /* the class of one such item that has no instance dict: every instance
+     * of it is its own copy too, unless the memo holds it (it may have been
+     * copied another way before, while its class was not SELF) */
+    PyTypeObject *dictless;
 } self_run;
 
 /* The slot holding o, or the empty one where it would go. */
@@ -177,13 +181,25 @@ self_run_holds(self_run *run, PyObject *o)
     return run->used && *self_run_find(run, o) == o;
 }
 
+/* After a memo miss for o: is o of the remembered dictless SELF class? */
+static inline int
+self_run_holds_class(const self_run *run, PyObject *o)
+{
+    return run->used && Py_TYPE(o) == run->dictless;
+}
+
 static void
 self_run_remember(self_run *run, PyObject *o)
 {
     if (run->used == 0) {
         memset(run->slot, 0, sizeof(run->slot));
+        run->dictless = NULL;
     }
-    if (run->used < FDC_SELF_RUN_SLOTS / 2) {
+    if (Py_TYPE(o)->tp_dictoffset == 0 && run->dictless == NULL) {
+        run->dictless = Py_TYPE(o);
+        run->used++;
+    }
+    else if (run->used < FDC_SELF_RUN_SLOTS / 2) {
         *self_run_find(run, o) = o;
         run->used++;
     }
@@ -280,6 +296,14 @@ fdc_copy_list(fdc_ctx *ctx, PyObject *x, int *stored)
             if (hit != NULL && !fdc_memo_hit_pending(ctx->native, hit)) {
                 FDC_STATS.objects++;
                 if (list_append_steal(y, Py_NewRef(hit)) < 0) {
+                    goto error;
+                }
+                i++;
+                continue;
+            }
+            if (hit == NULL && self_run_holds_class(&run, item)) {
+                FDC_STATS.objects++;
+                if (list_append_steal(y, Py_NewRef(item)) < 0) {
                     goto error;
                 }
                 i++;

@@ -308,7 +308,7 @@ PyObject *fdc_call_star(PyObject *func, PyObject *args);
 enum {
     FDC_KIND_GENERIC = 0,  /* full stdlib protocol */
     FDC_KIND_PLAIN = 1,    /* object.__reduce_ex__ with default state, no hooks */
-    FDC_KIND_SELF = 2,     /* __deepcopy__ is `return self` (enum.Enum's) */
+    FDC_KIND_SELF = 2,     /* __deepcopy__ returns self (enum.Enum's: selfhook.c) */
     FDC_KIND_NAMEDTUPLE = 3, /* collections.namedtuple class, default protocol */
     FDC_KIND_DATETIME = 4, /* exact datetime.date/time/datetime/timedelta */
     FDC_KIND_OWN_REDUCE = 5, /* object.__reduce_ex__ calling the class's own
@@ -316,6 +316,25 @@ enum {
     FDC_KIND_HOOK = 6,     /* a __deepcopy__ on the class; the class is not in
                               _deepcopy_dispatch and is no metaclass */
 };
+
+/* selfhook.c: a class's __deepcopy__ known to return self (decided once). */
+enum { FDC_NAMES_UNKNOWN = 0, FDC_NAMES_READ = 1, FDC_NAMES_FAIL = 2 };
+typedef struct {
+    PyObject *func;        /* owned: the hook when a Python function, else NULL */
+    PyObject *code;        /* owned: func's code when decided */
+    PyObject *globals;     /* owned: func's globals when its test names the class */
+    PyObject *builtins;    /* owned: func's builtins, likewise */
+    PyObject *named_class; /* borrowed from globals: the class the test names */
+    uint64_t globals_version, builtins_version;   /* when the names were read */
+    int names_state;       /* FDC_NAMES_*: the names as read at those versions */
+} fdc_self_hook;
+
+/* Does f, tp's __deepcopy__, return self for tp's instances?  1 (h filled:
+ * what fdc_self_hook_holds checks again), 0 (h cleared). */
+int fdc_self_hook_decide(PyTypeObject *tp, PyObject *f, fdc_self_hook *h);
+/* Does the decided hook still return self for an exact instance of tp? */
+int fdc_self_hook_holds(fdc_self_hook *h, PyTypeObject *tp);
+void fdc_self_hook_clear(fdc_self_hook *h);
 
 /* datetimes.c */
 enum { FDC_DT_DATE = 1, FDC_DT_DATETIME = 2, FDC_DT_TIME = 3, FDC_DT_DELTA = 4 };

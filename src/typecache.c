@@ -7,8 +7,8 @@
  * overridden __reduce_ex__/__reduce__/__getstate__/__getnewargs*__/__setstate__,
  * generic attribute access, object.__new__, a layout of pure-Python classes)
  * we build the same state natively and run the same reconstruction, skipping
- * the reduce tuple.  Classes whose __deepcopy__ is literally `return self`
- * (enum.Enum's, since 3.11) are their own copy.
+ * the reduce tuple.  Classes whose __deepcopy__ returns self (enum.Enum's,
+ * fractions.Fraction's, a few C types': selfhook.c) are their own copy.
  *
  * The decision is cached per type, keyed by the type's version tag (changed by
  * any assignment to the class or its bases) and the env epoch (changed when the
@@ -41,13 +41,13 @@ typedef struct {
                                  put off (pending.c); past FDC_DEFER_MISSES, only one
                                  instance in FDC_DEFER_RETRY is tried */
     unsigned int defer_skipped;
+    fdc_self_hook hook;       /* SELF only: the hook, checked again on each use */
 } typecache_entry;
 
 #define FDC_DEFER_MISSES 8
 #define FDC_DEFER_RETRY 64
 
 static typecache_entry cache[FDC_TYPECACHE_SIZE];
-static PyObject *return_self_code;   /* co_code of `def f(self, memo): return self` */
 
 static size_t
 cache_slot(PyTypeObject *tp)
@@ -72,89 +72,6 @@ int
 fdc_type_version_unchanged(PyTypeObject *tp, unsigned int version)
 {
     return tp->tp_version_tag == version && version_is_valid(tp);
-}
-
-/* ---- detecting `def __deepcopy__(self, memo): return self` ------------------ */
-
-static PyObject *
-code_bytes(PyObject *code)
-{
-    return PyObject_GetAttrString(code, "co_code");
-}
-
-static int
-init_return_self_code(void)
-{
-    PyObject *code = Py_CompileString("def __deepcopy__(self, memo):\n    return self\n",
-                                      "<fastdeepcopy>", Py_file_input);
-    if (code == NULL) {
-        return -1;
-    }
-    PyObject *consts = PyObject_GetAttrString(code, "co_consts");
-    Py_DECREF(code);
-    if (consts == NULL) {
-        return -1;
-    }
-    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(consts); i++) {
-        PyObject *c = PyTuple_GET_ITEM(consts, i);
-        if (PyCode_Check(c)) {
-            return_self_code = code_bytes(c);
-            break;
-        }
-    }
-    Py_DECREF(consts);
-    return return_self_code ? 0 : -1;
-}
-
-static int
-is_return_self_function(PyObject *f)
-{
-    if (!PyFunction_Check(f)) {
-        return 0;
-    }
-    PyCodeObject *code = (PyCodeObject *)PyFunction_GET_CODE(f);
-    if (code->co_argcount != 2 || code->co_kwonlyargcount != 0 ||
-        (code->co_flags & (CO_VARARGS | CO_VARKEYWORDS | CO_GENERATOR | CO_COROUTINE |
-                           CO_ASYNC_GENERATOR)) != 0) {
-        return 0;
-    }
-    if (return_self_code == NULL && init_return_self_code() < 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    PyObject *b = code_bytes((PyObject *)code);
-    if (b == NULL) {
-        PyErr_Clear();
-        return 0;
-    }
-    int eq = PyObject_RichCompareBool(b, return_self_code, Py_EQ);
-    Py_DECREF(b);
-    if (eq < 0) {
-        PyErr_Clear();
-        return 0;
-    }
-    return eq;
-}
-
-/* C types whose own __deepcopy__ method returns self: decimal.Decimal's
- * (for the exact type: the method is the class's own), and re.Pattern's and
- * re.Match's (neither can be subclassed). */
-static const char *const c_return_self_types[] = {"decimal.Decimal", "re.Pattern", "re.Match"};
-
-static int
-is_c_return_self_deepcopy(PyTypeObject *tp, PyObject *f)
-{
-    if (!Py_IS_TYPE(f, &PyMethodDescr_Type) ||
-        ((PyMethodDescrObject *)f)->d_common.d_type != tp) {
-        return 0;
-    }
-    size_t n = sizeof(c_return_self_types) / sizeof(c_return_self_types[0]);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(tp->tp_name, c_return_self_types[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
 }
 
 /* ---- deciding the kind -------------------------------------------------------- */
@@ -359,7 +276,7 @@ decide_plain(PyTypeObject *tp, PyObject **slotnames)
 }
 
 static int
-decide_self(PyTypeObject *tp)
+decide_self(PyTypeObject *tp, fdc_self_hook *hook)
 {
     if (tp->tp_getattro != PyObject_GenericGetAttr) {
         return 0;
@@ -368,7 +285,7 @@ decide_self(PyTypeObject *tp)
     if (f == NULL) {
         return 0;
     }
-    return is_return_self_function(f) || is_c_return_self_deepcopy(tp, f);
+    return fdc_self_hook_decide(tp, f, hook);
 }
 
 /* getattr(x, "__deepcopy__") finds nothing on the class, and getattr(x,
@@ -388,7 +305,7 @@ decide_own_reduce(PyTypeObject *tp)
 }
 
 static int
-decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
+decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields, fdc_self_hook *hook)
 {
     *slotnames = NULL;
     *nfields = -1;
@@ -398,7 +315,7 @@ decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields)
     if (decide_plain(tp, slotnames)) {
         return FDC_KIND_PLAIN;
     }
-    if (decide_self(tp)) {
+    if (decide_self(tp, hook)) {
         return FDC_KIND_SELF;
     }
     if (_PyType_Lookup(tp, FDC.s_deepcopy) != NULL) {
@@ -491,11 +408,15 @@ type_entry(PyTypeObject *tp)
     unsigned int tag = tp->tp_version_tag;
     PyObject *names;
     Py_ssize_t nfields;
-    int kind = decide_kind(tp, &names, &nfields);
+    fdc_self_hook hook = {0};
+    int kind = decide_kind(tp, &names, &nfields, &hook);
     if (!version_is_valid(tp) || tp->tp_version_tag != tag) {
         Py_XDECREF(names);
+        fdc_self_hook_clear(&hook);
         return NULL;
     }
+    fdc_self_hook_clear(&e->hook);
+    e->hook = hook;
     PyMem_Free(e->offsets);
     e->offsets = NULL;
     Py_CLEAR(e->offset_names);
@@ -961,7 +882,7 @@ fdc_copy_self_kind(PyObject *x, int *pure)
 {
     PyTypeObject *tp = Py_TYPE(x);
     typecache_entry *e = current_entry(tp);
-    if (e == NULL || e->kind != FDC_KIND_SELF) {
+    if (e == NULL || e->kind != FDC_KIND_SELF || !fdc_self_hook_holds(&e->hook, tp)) {
         *pure = 1;
         return NULL;
     }
@@ -1066,6 +987,9 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
         return y;
     }
     if (kind == FDC_KIND_SELF) {
+        if (!fdc_self_hook_holds(&e->hook, Py_TYPE(x))) {
+            return NULL;   /* the full protocol calls the hook */
+        }
         int pure;
         int applies = self_applies(x, &pure);
         return applies > 0 ? Py_NewRef(x) : NULL;   /* 0: the full protocol */
