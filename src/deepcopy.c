@@ -326,12 +326,13 @@ call_with_memo(fdc_ctx *ctx, PyObject *func, PyObject *x)
 static PyObject *
 copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
 {
-    PyObject *y = fdc_copy_known_class(ctx, x);
+    int hook;
+    PyObject *y = fdc_copy_known_class(ctx, x, &hook);
     if (y != NULL || PyErr_Occurred()) {
         return y;
     }
     PyObject *copier;
-    if (!fdc_class_skips_dispatch(tp)) {
+    if (!hook) {
         /* copier = _deepcopy_dispatch.get(cls); if copier is not None: ... */
         copier = fdc_table_get(FDC.deepcopy_dispatch, "_deepcopy_dispatch", (PyObject *)tp);
         if (copier == Py_None) {
@@ -358,7 +359,9 @@ copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
     }
     if (copier != NULL) {
         FDC_STATS.hook_deepcopy++;
-        y = call_with_memo(ctx, copier, NULL);
+        /* (a method that never reads the memo is not given one made for it) */
+        y = fdc_hook_ignores_memo(copier, x) ? PyObject_CallOneArg(copier, Py_None)
+                                             : call_with_memo(ctx, copier, NULL);
         Py_DECREF(copier);
         return y;
     }

@@ -335,15 +335,18 @@ int fdc_self_hook_decide(PyTypeObject *tp, PyObject *f, fdc_self_hook *h);
 /* Does the decided hook still return self for an exact instance of tp? */
 int fdc_self_hook_holds(fdc_self_hook *h, PyTypeObject *tp);
 void fdc_self_hook_clear(fdc_self_hook *h);
+/* Is copier (getattr(x, "__deepcopy__")) a C method known never to read its
+ * memo argument (array.array's)? */
+int fdc_hook_ignores_memo(PyObject *copier, PyObject *x);
 
 /* datetimes.c */
 enum { FDC_DT_DATE = 1, FDC_DT_DATETIME = 2, FDC_DT_TIME = 3, FDC_DT_DELTA = 4 };
 int fdc_datetime_kind(PyTypeObject *tp);   /* 0 when not one of them */
 PyObject *fdc_copy_datetime(fdc_ctx *ctx, PyObject *x, int kind);
-PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x);
-/* Is tp's cached decision HOOK: stdlib's _deepcopy_dispatch.get(cls) gives
- * None and cls is no metaclass, so getattr(x, "__deepcopy__") comes next? */
-int fdc_class_skips_dispatch(PyTypeObject *tp);
+/* *hook: x's class's decision is HOOK (NULL is returned then): stdlib's
+ * _deepcopy_dispatch.get(cls) gives None and cls is no metaclass, so
+ * getattr(x, "__deepcopy__") comes next. */
+PyObject *fdc_copy_known_class(fdc_ctx *ctx, PyObject *x, int *hook);
 /* x itself (new ref) when its class's cached decision is SELF and no instance
  * attribute overrides it; else NULL, with an exception on error.  *pure: the
  * answer was reached without anything that could run Python code. */

@@ -1,4 +1,5 @@
-/* selfhook.c — recognising __deepcopy__ methods that return self.
+/* selfhook.c — recognising __deepcopy__ methods that return self, or that
+ * ignore their memo.
  *
  * Three shapes are known, decided once per class (typecache.c keeps the
  * result with the class's cache entry):
@@ -13,6 +14,9 @@
  *    or builtins change (their dict versions).
  * A Python function's code may be replaced after the decision: its code
  * object is checked on every use.
+ *
+ * array.array's C __deepcopy__ returns a copy and never reads its memo
+ * argument: it is called without the memo being made a dict for it.
  */
 #include "fdc.h"
 #include <string.h>
@@ -221,4 +225,29 @@ fdc_self_hook_holds(fdc_self_hook *h, PyTypeObject *tp)
      * otherwise (it may be given an __eq__ at any time) */
     return h->names_state == FDC_NAMES_READ && h->named_class == (PyObject *)tp &&
            Py_TYPE(tp)->tp_richcompare == PyType_Type.tp_richcompare;
+}
+
+/* C types whose own __deepcopy__ method never reads its memo argument. */
+static const char *const c_memo_free_types[] = {"array.array"};
+
+int
+fdc_hook_ignores_memo(PyObject *copier, PyObject *x)
+{
+    /* getattr(x, "__deepcopy__") bound the C method of x's class to x */
+    if (!PyCFunction_Check(copier) || PyCFunction_GET_SELF(copier) != x) {
+        return 0;
+    }
+    PyObject *d = _PyType_Lookup(Py_TYPE(x), FDC.s_deepcopy);
+    if (d == NULL || !Py_IS_TYPE(d, &PyMethodDescr_Type) ||
+        ((PyCFunctionObject *)copier)->m_ml != ((PyMethodDescrObject *)d)->d_method) {
+        return 0;
+    }
+    const char *name = ((PyMethodDescrObject *)d)->d_common.d_type->tp_name;
+    size_t n = sizeof(c_memo_free_types) / sizeof(c_memo_free_types[0]);
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(name, c_memo_free_types[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }

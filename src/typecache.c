@@ -890,13 +890,6 @@ fdc_copy_self_kind(PyObject *x, int *pure)
     return applies > 0 ? Py_NewRef(x) : NULL;
 }
 
-int
-fdc_class_skips_dispatch(PyTypeObject *tp)
-{
-    typecache_entry *e = current_entry(tp);
-    return e != NULL && e->kind == FDC_KIND_HOOK;
-}
-
 /* setattr(y, name, value) when y's class is a PLAIN class of the type cache and
  * `name` (the very string of its __slotnames__) is one of its __slots__
  * members: 1 done, 0 not applicable (nothing done).  *hint: where to start
@@ -946,8 +939,9 @@ fdc_setattr_plain(PyObject *y, PyObject *name, PyObject *value, Py_ssize_t *hint
 }
 
 PyObject *
-fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
+fdc_copy_known_class(fdc_ctx *ctx, PyObject *x, int *hook)
 {
+    *hook = 0;
     typecache_entry *e = type_entry(Py_TYPE(x));
     if (e == NULL) {
         return NULL;
@@ -955,6 +949,10 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x)
     /* The entry is read once, here: user code run below (an instance dict
      * key's __eq__, a copy) may reuse it for another class. */
     int kind = e->kind;
+    if (kind == FDC_KIND_HOOK) {
+        *hook = 1;
+        return NULL;
+    }
     Py_ssize_t nfields = e->nfields;
     unsigned int version = e->version;
     if (kind == FDC_KIND_OWN_REDUCE) {

@@ -291,3 +291,71 @@ def test_instance_copied_before_its_class_became_its_own_copy():
         results[which] = (_originals(out, obj), out[0] is out[4])
     assert results["ref"] == results["ours"]
     assert results["ref"] == ([False, True, True, True, False, True], True)
+
+
+# array.array's C __deepcopy__ never reads its memo: it is called without
+# one being made for it.
+
+import array  # noqa: E402
+import xml.etree.ElementTree as ET  # noqa: E402
+
+import fastdeepcopy  # noqa: E402
+
+
+# one bound method object, shared by the originals of both runs
+_ELEMENT_DEEPCOPY = ET.Element("e", {"k": "v"}).__deepcopy__
+
+
+class ArraySub(array.array):
+    pass
+
+
+class ArrayWithHook(array.array):
+    def __deepcopy__(self, memo):
+        return ("own hook", len(memo) > 0, self.tolist())
+
+
+def _arrays():
+    a = array.array("i", [1, 2, 3])
+    s = ArraySub("d", [1.5])
+    s.note = [a]
+    shadowed = ArraySub("b", [4])
+    shadowed.__deepcopy__ = lambda memo: ("instance hook", isinstance(memo, dict))
+    # an instance attribute that is another C method, one that needs the memo
+    element = ArraySub("b", [5])
+    element.__deepcopy__ = _ELEMENT_DEEPCOPY
+    return [a, a, s, [s, a], ArrayWithHook("i", [7]), shadowed, {"k": a}, element]
+
+
+def test_arrays_and_their_subclasses():
+    ref, ours, o_ref, o_ours = _check(_arrays)
+    assert ref[4][0] == "own hook" and ref[5] == ("instance hook", True)
+
+
+def test_arrays_after_the_memo_was_seen():
+    """The memo is a dict already (a hook saw it): arrays still share."""
+    class SeesMemo:
+        def __deepcopy__(self, memo):
+            return ("saw", type(memo).__name__)
+
+    _check(lambda: [SeesMemo()] + _arrays())
+
+
+def test_element_tree_copies_still_get_the_memo():
+    """_elementtree.Element's C __deepcopy__ reads the memo (shared children
+    stay shared): it is not one of the memo-free methods."""
+    def make():
+        root = ET.Element("root")
+        child = ET.SubElement(root, "child")
+        return [root, child, root]
+
+    _check(make)
+
+
+def test_a_plain_array_copy_leaves_the_memo_native():
+    """Engine property: copying arrays alone hands no memo dict to anyone."""
+    before = fastdeepcopy.stats()["engine"]["memo_exposed"]
+    a = array.array("i", range(10))
+    out = fastdeepcopy.deepcopy([a, a, array.array("b", [1])])
+    assert out[0] is out[1] and out[0] == a and out[0] is not a
+    assert fastdeepcopy.stats()["engine"]["memo_exposed"] == before
