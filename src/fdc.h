@@ -265,9 +265,11 @@ int fdc_is_flat_container(PyObject *v, int tuple_ok);
 
 /* A class the type cache decided PLAIN (no __setstate__, standard __dict__),
  * as of its version tag then. */
+enum { FDC_BASE_OBJECT = 1, FDC_BASE_DICT = 2, FDC_BASE_LIST = 3 };
 typedef struct {
     PyTypeObject *type;   /* borrowed: held by the caller */
     unsigned int version;
+    int base;             /* FDC_BASE_*: the built-in class it derives from */
 } fdc_plain_class;
 
 /* pending.c: the copied state of a plain instance, put off until seen.  Each

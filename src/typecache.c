@@ -36,7 +36,8 @@ typedef struct {
     PyObject *offset_names;   /* owned, with offsets: the names they are for, a tuple
                                  (the __slotnames__ list itself may be changed later) */
     Py_ssize_t nfields;       /* NAMEDTUPLE: arguments of the generated __new__;
-                                 DATETIME: which of the datetime types */
+                                 DATETIME: which of the datetime types;
+                                 PLAIN: the built-in base (FDC_BASE_*) */
     int defer_misses;         /* PLAIN: instances in a row whose state could not be
                                  put off (pending.c); past FDC_DEFER_MISSES, only one
                                  instance in FDC_DEFER_RETRY is tried */
@@ -82,21 +83,31 @@ inherits_from_object(PyTypeObject *tp, PyObject *name)
     return _PyType_Lookup(tp, name) == _PyType_Lookup(&PyBaseObject_Type, name);
 }
 
-/* Only pure-Python classes down to `object`: the instance layout is then what
- * object.__reduce_ex__'s size check expects, and tp_new is object's. */
+/* Only pure-Python classes down to `object`, `dict` or `list` (FDC_BASE_*;
+ * 0: none of those), with the base's tp_new.  Down to object, the instance
+ * layout is what object.__reduce_ex__'s size check expects.  Down to dict or
+ * list, object.__reduce_ex__ adds the items, iter(x.items()) or iter(x), made
+ * here the same way (an override of either is called as it calls it). */
 static int
-has_plain_layout(PyTypeObject *tp)
+plain_base(PyTypeObject *tp)
 {
-    if (tp->tp_itemsize != 0 || tp->tp_new != PyBaseObject_Type.tp_new ||
-        !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+    if (tp->tp_itemsize != 0 || !(tp->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
         return 0;
     }
-    for (PyTypeObject *b = tp; b != &PyBaseObject_Type; b = b->tp_base) {
-        if (b == NULL || !(b->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
-            return 0;
-        }
+    PyTypeObject *b = tp;
+    while (b != NULL && (b->tp_flags & Py_TPFLAGS_HEAPTYPE)) {
+        b = b->tp_base;
     }
-    return 1;
+    if (b == &PyBaseObject_Type) {
+        return tp->tp_new == PyBaseObject_Type.tp_new ? FDC_BASE_OBJECT : 0;
+    }
+    if (b == &PyDict_Type) {
+        return tp->tp_new == PyDict_Type.tp_new ? FDC_BASE_DICT : 0;
+    }
+    if (b == &PyList_Type) {
+        return tp->tp_new == PyList_Type.tp_new ? FDC_BASE_LIST : 0;
+    }
+    return 0;
 }
 
 static int
@@ -256,10 +267,12 @@ decide_namedtuple(PyTypeObject *tp, Py_ssize_t *nfields)
     return *nfields >= 0;
 }
 
+/* FDC_BASE_* when tp is PLAIN, else 0. */
 static int
 decide_plain(PyTypeObject *tp, PyObject **slotnames)
 {
-    if (!has_plain_layout(tp) || !default_reduce_protocol(tp) ||
+    int base = plain_base(tp);
+    if (base == 0 || !default_reduce_protocol(tp) ||
         tp->tp_setattro != PyObject_GenericSetAttr || !standard_dict_attr(tp) ||
         _PyType_Lookup(tp, FDC.s_setstate) != NULL ||
         _PyType_Lookup(tp, FDC.s_getnewargs) != NULL) {
@@ -272,7 +285,7 @@ decide_plain(PyTypeObject *tp, PyObject **slotnames)
         return 0;
     }
     *slotnames = Py_NewRef(names);
-    return 1;
+    return base;
 }
 
 static int
@@ -312,7 +325,9 @@ decide_kind(PyTypeObject *tp, PyObject **slotnames, Py_ssize_t *nfields, fdc_sel
     if (in_table(FDC.deepcopy_dispatch, tp) || PyType_IsSubtype(tp, &PyType_Type)) {
         return FDC_KIND_GENERIC;
     }
-    if (decide_plain(tp, slotnames)) {
+    int base = decide_plain(tp, slotnames);
+    if (base != 0) {
+        *nfields = base;
         return FDC_KIND_PLAIN;
     }
     if (decide_self(tp, hook)) {
@@ -566,11 +581,33 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
 
 /* *defer: in, may the state be put off; out, 1 it was, 0 it could not be,
  * -1 there was nothing to put off. */
+/* What object.__reduce_ex__ adds for a dict or list subclass, made when and
+ * as it makes it (after the state, by a method call that finds an instance
+ * attribute first, and by iter()): iter(x.items()) or iter(x); else None. */
+static PyObject *
+plain_items(PyObject *x, const fdc_plain_class *plain)
+{
+    if (plain->base == FDC_BASE_LIST) {
+        return PyObject_GetIter(x);
+    }
+    if (plain->base != FDC_BASE_DICT) {
+        return Py_NewRef(Py_None);
+    }
+    PyObject *view = PyObject_CallMethodNoArgs(x, FDC.s_items);
+    if (view == NULL) {
+        return NULL;
+    }
+    PyObject *it = PyObject_GetIter(view);
+    Py_DECREF(view);
+    return it;
+}
+
 static PyObject *
 copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObject *dict,
                 PyObject *slotnames, int *defer)
 {
-    int may_defer = *defer;
+    /* (the state of a dict or list subclass is not put off: its items follow) */
+    int may_defer = *defer && plain->base == FDC_BASE_OBJECT;
     *defer = -1;
     if (may_defer && PyList_GET_SIZE(slotnames) > 0 && (dict == NULL || PyDict_GET_SIZE(dict) == 0)) {
         /* slots only: the reduction's temporaries may be stood in for */
@@ -587,10 +624,16 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObjec
     if (state == NULL) {
         return NULL;
     }
-    /* copyreg.__newobj__(cls) is cls.__new__(cls), which is object.__new__ */
+    PyObject *items = plain_items(x, plain);
+    if (items == NULL) {
+        Py_DECREF(state);
+        return NULL;
+    }
+    /* copyreg.__newobj__(cls) is cls.__new__(cls): object's, dict's or list's */
     PyTypeObject *tp = plain->type;
     PyObject *y = tp->tp_new(tp, FDC.empty_tuple, NULL);
     if (y == NULL) {
+        Py_DECREF(items);
         Py_DECREF(state);
         return NULL;
     }
@@ -604,8 +647,11 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObjec
     }
     *defer = tried ? r > 0 : -1;
     if (r == 0) {
-        r = fdc_reconstruct_rest(ctx, x, y, state, Py_None, Py_None, 1, plain);
+        PyObject *listiter = plain->base == FDC_BASE_LIST ? items : Py_None;
+        PyObject *dictiter = plain->base == FDC_BASE_DICT ? items : Py_None;
+        r = fdc_reconstruct_rest(ctx, x, y, state, listiter, dictiter, 1, plain);
     }
+    Py_DECREF(items);
     Py_DECREF(state);
     if (r < 0) {
         Py_DECREF(y);
@@ -969,7 +1015,7 @@ fdc_copy_known_class(fdc_ctx *ctx, PyObject *x, int *hook)
         int deferred = defer_worth_trying(e);
         int tried = deferred;
         PyObject *slotnames = Py_NewRef(e->slotnames);
-        fdc_plain_class plain = {tp, version};
+        fdc_plain_class plain = {tp, version, (int)nfields};
         PyObject *y = copy_plain(ctx, x, &plain, slotnames, &deferred);
         Py_DECREF(slotnames);
         if (tried && deferred >= 0 && e->type == tp && e->version == version) {
