@@ -237,7 +237,7 @@ list_item_copy(fdc_ctx *ctx, PyObject *item, PyObject *hit, int lookup, self_run
     if (FDC.atomic_ok && fdc_is_own_copy(item, FDC.tuple_ok)) {
         return Py_NewRef(item);
     }
-    if (Py_TYPE(item)->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+    if (fdc_may_copy_as_self(Py_TYPE(item))) {
         /* fdc_copy_and_memoize's first step, taken here to learn `pure` */
         int pure;
         c = fdc_copy_self_kind(item, &pure);

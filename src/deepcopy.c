@@ -441,7 +441,7 @@ memoize_copy(fdc_ctx *ctx, PyObject *x, PyObject *y, int stored, uint64_t resync
 PyObject *
 fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
 {
-    if (Py_TYPE(x)->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+    if (fdc_may_copy_as_self(Py_TYPE(x))) {
         /* enum members and the like: their own copy, decided per class */
         int pure;
         PyObject *self = fdc_copy_self_kind(x, &pure);

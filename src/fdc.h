@@ -337,6 +337,26 @@ int fdc_self_hook_decide(PyTypeObject *tp, PyObject *f, fdc_self_hook *h);
 /* Does the decided hook still return self for an exact instance of tp? */
 int fdc_self_hook_holds(fdc_self_hook *h, PyTypeObject *tp);
 void fdc_self_hook_clear(fdc_self_hook *h);
+/* Static classes decided SELF so far (decimal.Decimal before 3.13): few, and
+ * never freed. */
+#define FDC_STATIC_SELF_MAX 4
+extern PyTypeObject *fdc_static_self_types[FDC_STATIC_SELF_MAX];
+
+/* Can tp's instances be their own copies by the SELF rule (fdc_copy_self_kind
+ * worth asking)?  Heap classes (enums...), and the static ones seen SELF. */
+static inline int
+fdc_may_copy_as_self(PyTypeObject *tp)
+{
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        return 1;
+    }
+    for (int i = 0; i < FDC_STATIC_SELF_MAX && fdc_static_self_types[i] != NULL; i++) {
+        if (fdc_static_self_types[i] == tp) {
+            return 1;
+        }
+    }
+    return 0;
+}
 /* Is copier (getattr(x, "__deepcopy__")) a C method known never to read its
  * memo argument (array.array's)? */
 int fdc_hook_ignores_memo(PyObject *copier, PyObject *x);

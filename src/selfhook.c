@@ -169,11 +169,31 @@ fdc_self_hook_clear(fdc_self_hook *h)
     h->names_state = FDC_NAMES_UNKNOWN;
 }
 
+PyTypeObject *fdc_static_self_types[FDC_STATIC_SELF_MAX];
+
+static void
+remember_static_self(PyTypeObject *tp)
+{
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        return;   /* (a heap class may be freed; they are all asked anyway) */
+    }
+    for (int i = 0; i < FDC_STATIC_SELF_MAX; i++) {
+        if (fdc_static_self_types[i] == tp) {
+            return;
+        }
+        if (fdc_static_self_types[i] == NULL) {
+            fdc_static_self_types[i] = tp;
+            return;
+        }
+    }
+}
+
 int
 fdc_self_hook_decide(PyTypeObject *tp, PyObject *f, fdc_self_hook *h)
 {
     fdc_self_hook_clear(h);
     if (is_c_return_self_method(tp, f)) {
+        remember_static_self(tp);
         return 1;
     }
     int named = 0;

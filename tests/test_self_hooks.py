@@ -359,3 +359,32 @@ def test_a_plain_array_copy_leaves_the_memo_native():
     out = fastdeepcopy.deepcopy([a, a, array.array("b", [1])])
     assert out[0] is out[1] and out[0] == a and out[0] is not a
     assert fastdeepcopy.stats()["engine"]["memo_exposed"] == before
+
+
+# decimal.Decimal (a static class before 3.13) is remembered as SELF once
+# decided: lists of them take the list's class-level shortcut.
+
+import decimal  # noqa: E402
+
+
+class DecSub(decimal.Decimal):
+    pass
+
+
+def test_lists_of_decimals():
+    d = decimal.Decimal("1.5")
+
+    def make():
+        items = [decimal.Decimal(i) / 7 for i in range(40)]
+        return [items, [d, DecSub("2"), d, decimal.Decimal("NaN")], (d,), {"k": [d, d]}]
+
+    ref, ours, o_ref, o_ours = _check(make)
+    assert ref[0][0] is o_ref[0][0] and ref[1][1] is o_ref[1][1]
+
+
+@pytest.mark.parametrize("hit", [0, 2])
+def test_lists_of_decimals_with_a_caller_memo(hit):
+    items = [decimal.Decimal(i) for i in range(6)]
+    out_ref, out_ours = hc.run_both(items, lambda: {id(items[hit]): "memo hit"})
+    hc.assert_same_outcome(out_ref, out_ours, items)
+    assert out_ref[1][hit] == "memo hit"
