@@ -584,7 +584,7 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
 /* What object.__reduce_ex__ adds for a dict or list subclass, made when and
  * as it makes it (after the state, by a method call that finds an instance
  * attribute first, and by iter()): iter(x.items()) or iter(x); else None. */
-static PyObject *
+static FDC_NOINLINE PyObject *
 plain_items(PyObject *x, const fdc_plain_class *plain)
 {
     if (plain->base == FDC_BASE_LIST) {
@@ -624,7 +624,7 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObjec
     if (state == NULL) {
         return NULL;
     }
-    PyObject *items = plain_items(x, plain);
+    PyObject *items = plain->base == FDC_BASE_OBJECT ? Py_NewRef(Py_None) : plain_items(x, plain);
     if (items == NULL) {
         Py_DECREF(state);
         return NULL;
