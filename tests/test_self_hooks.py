@@ -9,6 +9,7 @@ import abc
 import builtins
 import fractions
 import sys
+import textwrap
 
 import pytest
 
@@ -115,22 +116,23 @@ def test_builtin_type_replaced():
 # A class of the same shape in a namespace of its own: the recognised code,
 # with a metaclass whose comparison is user code.
 
-SOURCE = '''
-class Meta(type):
-    eq_calls = []
+# fractions.Fraction's hook, as a function at module level and as a method
+_HOOK = """def __deepcopy__(self, memo):
+    if type(self) == Fraction:
+        return self     # My components are also immutable
+    return self.__class__(self._numerator, self._denominator)
+"""
 
-class Fraction(metaclass=Meta):
+_CLASS = """class Fraction(%s):
     __slots__ = ("_numerator", "_denominator")
 
     def __init__(self, n, d):
         self._numerator = n
         self._denominator = d
+"""
 
-    def __deepcopy__(self, memo):
-        if type(self) == Fraction:
-            return self     # My components are also immutable
-        return self.__class__(self._numerator, self._denominator)
-'''
+SOURCE = ("class Meta(type):\n    pass\n\n" + _CLASS % "metaclass=Meta" + "\n"
+          + textwrap.indent(_HOOK, "    "))
 
 
 def _namespace():
@@ -248,19 +250,7 @@ def test_module_global_rebound_mid_copy():
     assert _originals(ours, o_ours) == pattern
 
 
-SOURCE_LATE = '''
-class Fraction:
-    __slots__ = ("_numerator", "_denominator")
-
-    def __init__(self, n, d):
-        self._numerator = n
-        self._denominator = d
-
-def __deepcopy__(self, memo):
-    if type(self) == Fraction:
-        return self     # My components are also immutable
-    return self.__class__(self._numerator, self._denominator)
-'''
+SOURCE_LATE = _CLASS % "" + "\n" + _HOOK
 
 
 class _GivesHook:
