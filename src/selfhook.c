@@ -105,6 +105,18 @@ runs_code_of(PyObject *f, PyObject **ref, const char *source, int names)
     return 1;
 }
 
+/* Is `name` one of the n `names`? */
+static int
+name_in(const char *name, const char *const *names, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(name, names[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 /* C types whose own __deepcopy__ method returns self: decimal.Decimal's
  * (for the exact type: the method is the class's own), and re.Pattern's and
  * re.Match's (neither can be subclassed). */
@@ -117,13 +129,8 @@ is_c_return_self_method(PyTypeObject *tp, PyObject *f)
         ((PyMethodDescrObject *)f)->d_common.d_type != tp) {
         return 0;
     }
-    size_t n = sizeof(c_return_self_types) / sizeof(c_return_self_types[0]);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(tp->tp_name, c_return_self_types[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return name_in(tp->tp_name, c_return_self_types,
+                   sizeof(c_return_self_types) / sizeof(c_return_self_types[0]));
 }
 
 static int
@@ -262,12 +269,6 @@ fdc_hook_ignores_memo(PyObject *copier, PyObject *x)
         ((PyCFunctionObject *)copier)->m_ml != ((PyMethodDescrObject *)d)->d_method) {
         return 0;
     }
-    const char *name = ((PyMethodDescrObject *)d)->d_common.d_type->tp_name;
-    size_t n = sizeof(c_memo_free_types) / sizeof(c_memo_free_types[0]);
-    for (size_t i = 0; i < n; i++) {
-        if (strcmp(name, c_memo_free_types[i]) == 0) {
-            return 1;
-        }
-    }
-    return 0;
+    return name_in(((PyMethodDescrObject *)d)->d_common.d_type->tp_name, c_memo_free_types,
+                   sizeof(c_memo_free_types) / sizeof(c_memo_free_types[0]));
 }

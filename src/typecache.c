@@ -579,19 +579,14 @@ plain_state(PyObject *x, PyObject *dict, PyObject *slotnames)
     return pair;
 }
 
-/* *defer: in, may the state be put off; out, 1 it was, 0 it could not be,
- * -1 there was nothing to put off. */
 /* What object.__reduce_ex__ adds for a dict or list subclass, made when and
  * as it makes it (after the state, by a method call that finds an instance
- * attribute first, and by iter()): iter(x.items()) or iter(x); else None. */
+ * attribute first, and by iter()): iter(x.items()) or iter(x). */
 static FDC_NOINLINE PyObject *
 plain_items(PyObject *x, const fdc_plain_class *plain)
 {
     if (plain->base == FDC_BASE_LIST) {
         return PyObject_GetIter(x);
-    }
-    if (plain->base != FDC_BASE_DICT) {
-        return Py_NewRef(Py_None);
     }
     PyObject *view = PyObject_CallMethodNoArgs(x, FDC.s_items);
     if (view == NULL) {
@@ -602,6 +597,8 @@ plain_items(PyObject *x, const fdc_plain_class *plain)
     return it;
 }
 
+/* *defer: in, may the state be put off; out, 1 it was, 0 it could not be,
+ * -1 there was nothing to put off. */
 static PyObject *
 copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObject *dict,
                 PyObject *slotnames, int *defer)
