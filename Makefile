@@ -4,7 +4,7 @@
 #   make test-all             the same for every version in $(VERSIONS)
 #   make PYTHON=python3.12 test
 PYTHON ?= python3
-VERSIONS ?= 3.10 3.11 3.12 3.13
+VERSIONS ?= 3.10 3.11 3.12 3.13 3.14 3.15
 
 PY := $(shell scripts/findpython.sh $(PYTHON))
 ifeq ($(PY),)

@@ -14,7 +14,7 @@
 # Results: bench/results/X.Y/*.json (git-ignored).  The benchmark venv .venv/bench-X.Y holds
 # copium, pyperf and pyperformance; they are never runtime or test dependencies.
 
-BENCH_VERSIONS ?= 3.11 3.12 3.13
+BENCH_VERSIONS ?= 3.11 3.12 3.13 3.14
 BENCH_VENV := .venv/bench-$(PYVER)
 BENCH_PY := $(BENCH_VENV)/bin/python
 # the versions every figure in docs/performance.md was measured with

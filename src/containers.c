@@ -1136,3 +1136,45 @@ fdc_copy_flat_root(PyObject *x)
     }
     return NULL;
 }
+
+#if FDC_FROZENDICT
+PyObject *
+fdc_copy_frozendict(fdc_ctx *ctx, PyObject *x)
+{
+    /* y = {}
+     * for key, value in x.items(): y[deepcopy(key, memo)] = deepcopy(value, memo)
+     * try: return memo[id(x)]  (x itself is not memoized first)
+     * except KeyError: pass
+     * return frozendict(y) */
+    PyObject *y = PyDict_New();
+    if (y == NULL) {
+        return NULL;
+    }
+    Py_ssize_t pos = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(x, &pos, &key, &value)) {   /* (x cannot change) */
+        Py_INCREF(key);
+        Py_INCREF(value);
+        PyObject *cv = copy_item(ctx, value);
+        PyObject *ck = cv ? copy_item(ctx, key) : NULL;
+        Py_DECREF(key);
+        Py_DECREF(value);
+        int r = ck ? PyDict_SetItem(y, ck, cv) : -1;
+        Py_XDECREF(ck);
+        Py_XDECREF(cv);
+        if (r < 0) {
+            Py_DECREF(y);
+            return NULL;
+        }
+    }
+    PyObject *hit;
+    int r = tuple_memo_recheck(ctx, x, &hit);
+    if (r != 0) {
+        Py_DECREF(y);
+        return r > 0 ? hit : NULL;
+    }
+    PyObject *f = PyFrozenDict_New(y);
+    Py_DECREF(y);
+    return f;
+}
+#endif

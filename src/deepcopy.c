@@ -1,7 +1,8 @@
 /* deepcopy.c — the recursion of copy.deepcopy: entry, memo, per-object dispatch.
  *
  * Mirrors Lib/copy.py's deepcopy() branch by branch:
- *   memo lookup -> copy._deepcopy_dispatch -> classes are atomic ->
+ *   (3.14+: cls in _atomic_types ->) memo lookup -> copy._deepcopy_dispatch ->
+ *   classes are atomic ->
  *   __deepcopy__ -> copyreg.dispatch_table / __reduce_ex__(4) / __reduce__ ->
  *   memo[id(x)] = y and the keep-alive, when y is not x.
  *
@@ -112,6 +113,50 @@ pymemo_keep_alive(fdc_ctx *ctx, PyObject *x)
     return r;
 }
 
+#if FDC_MEMO_CONTAINS
+/* if d in memo: return memo[d] -- new reference, or NULL (with an exception
+ * on error) */
+static PyObject *
+pymemo_lookup(fdc_ctx *ctx, PyObject *key)
+{
+    if (ctx->pymemo_exact) {
+        int found = PyDict_Contains(ctx->pymemo, key);
+        if (found <= 0) {
+            return NULL;
+        }
+        PyObject *v = PyDict_GetItemWithError(ctx->pymemo, key);
+        if (v == NULL && !PyErr_Occurred()) {
+            /* (a key's __eq__ removed it in between) */
+            PyErr_SetObject(PyExc_KeyError, key);
+        }
+        return Py_XNewRef(v);
+    }
+    int found = PySequence_Contains(ctx->pymemo, key);
+    if (found <= 0) {
+        return NULL;
+    }
+    return PyObject_GetItem(ctx->pymemo, key);
+}
+#else
+/* y = memo.get(d, _nil); if y is not _nil: return y -- new reference, or NULL
+ * (with an exception on error) */
+static PyObject *
+pymemo_lookup(fdc_ctx *ctx, PyObject *key)
+{
+    PyObject *v;
+    if (ctx->pymemo_exact) {
+        v = Py_XNewRef(PyDict_GetItemWithError(ctx->pymemo, key));
+    }
+    else {
+        v = PyObject_CallMethodObjArgs(ctx->pymemo, FDC.s_get, key, ctx->nil, NULL);
+    }
+    if (v == ctx->nil) {
+        Py_CLEAR(v);
+    }
+    return v;
+}
+#endif
+
 int
 fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
 {
@@ -144,19 +189,7 @@ fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result)
     if (key == NULL) {
         return -1;
     }
-    PyObject *v;
-    if (ctx->pymemo_exact) {
-        v = PyDict_GetItemWithError(ctx->pymemo, key);
-        Py_XINCREF(v);
-    }
-    else {
-        /* y = memo.get(d, _nil) */
-        v = PyObject_CallMethodObjArgs(ctx->pymemo, FDC.s_get, key, ctx->nil, NULL);
-    }
-    if (v == ctx->nil) {
-        /* y = memo.get(d, _nil); if y is not _nil: return y */
-        Py_CLEAR(v);
-    }
+    PyObject *v = pymemo_lookup(ctx, key);
     Py_DECREF(key);
     if (v == NULL) {
         return PyErr_Occurred() ? -1 : 0;
@@ -302,7 +335,7 @@ fdc_table_get(PyObject *table, const char *global, PyObject *key)
 int
 fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result)
 {
-#if PY_VERSION_HEX >= 0x030D0000
+#if FDC_GET_OPTIONAL_ATTR
     return PyObject_GetOptionalAttr(obj, name, result);
 #else
     return _PyObject_LookupAttr(obj, name, result);
@@ -326,11 +359,16 @@ call_with_memo(fdc_ctx *ctx, PyObject *func, PyObject *x)
 static PyObject *
 copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
 {
-    int hook;
-    PyObject *y = fdc_copy_known_class(ctx, x, &hook);
-    if (y != NULL || PyErr_Occurred()) {
-        return y;
+    int hook = 0;
+    if (FDC.atomic_ok) {
+        /* (the per-class decisions take the atomic types as atomic: a class
+         * in a reduce value's args, the atomic values of a state) */
+        PyObject *y = fdc_copy_known_class(ctx, x, &hook);
+        if (y != NULL || PyErr_Occurred()) {
+            return y;
+        }
     }
+    PyObject *y;
     PyObject *copier;
     if (!hook) {
         /* copier = _deepcopy_dispatch.get(cls); if copier is not None: ... */
@@ -372,6 +410,16 @@ copy_generic(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp)
 static PyObject *
 copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
 {
+#if FDC_ATOMIC_SET
+    if (!FDC.atomic_ok && ctx->native != NULL) {
+        /* copy._atomic_types was changed: ask it (a Python memo asked it
+         * before its lookup) */
+        int atomic = fdc_in_atomic_set(tp);
+        if (atomic != 0) {
+            return atomic > 0 ? Py_NewRef(x) : NULL;
+        }
+    }
+#endif
     if (tp == &PyList_Type && FDC.list_ok) {
         return fdc_copy_list(ctx, x, stored);
     }
@@ -390,6 +438,11 @@ copy_by_type(fdc_ctx *ctx, PyObject *x, PyTypeObject *tp, int *stored)
     if (tp == &PyMethod_Type && FDC.method_ok) {
         return fdc_copy_method(ctx, x);
     }
+#if FDC_FROZENDICT
+    if (tp == &PyFrozenDict_Type && FDC.frozendict_ok) {
+        return fdc_copy_frozendict(ctx, x);
+    }
+#endif
     if (FDC.atomic_ok && fdc_is_atomic_type(tp)) {
         return Py_NewRef(x);
     }
@@ -489,16 +542,37 @@ PyObject *
 fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x)
 {
     FDC_STATS.objects++;
+#if FDC_ATOMIC_SET
+    /* if cls in _atomic_types: return x -- before the memo */
+    int atomic = FDC.atomic_ok ? fdc_is_atomic_type(Py_TYPE(x)) : fdc_in_atomic_set(Py_TYPE(x));
+    if (atomic != 0) {
+        return atomic > 0 ? Py_NewRef(x) : NULL;
+    }
+#endif
     PyObject *hit;
     int r = fdc_memo_get(ctx, x, &hit);
     if (r != 0) {
         return r > 0 ? hit : NULL;
     }
+#if !FDC_ATOMIC_SET
     if (FDC.atomic_ok && fdc_is_atomic_type(Py_TYPE(x))) {
         return Py_NewRef(x);
     }
+#endif
     return fdc_copy_and_memoize(ctx, x);
 }
+
+#if FDC_ATOMIC_SET
+int
+fdc_in_atomic_set(PyTypeObject *tp)
+{
+    if (FDC.atomic_types == NULL) {
+        PyErr_SetString(PyExc_NameError, "name '_atomic_types' is not defined");
+        return -1;
+    }
+    return PySequence_Contains(FDC.atomic_types, (PyObject *)tp);
+}
+#endif
 
 /* ---- top-level entry ------------------------------------------------------ */
 
@@ -582,7 +656,11 @@ fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil)
         }
     }
     fdc_ctx ctx = {0};
+#if FDC_MEMO_CONTAINS
+    ctx.nil = NULL;   /* (no _nil: a memo hit is `d in memo`) */
+#else
     ctx.nil = nil ? nil : FDC.nil;
+#endif
     ctx.ts = fdc_tstate_get();
     if (ctx.ts == NULL) {
         return NULL;

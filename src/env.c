@@ -85,12 +85,24 @@ static global_ref globals_read[] = {
     {0, "dispatch_table", &FDC.reduce_table, NULL},
     {0, "Error", &FDC.copy_error, NULL},
     {0, "_reconstruct", &FDC.reconstruct, NULL},
+#if FDC_ATOMIC_SET
+    {0, "_atomic_types", &FDC.atomic_types, NULL},
+#else
     {0, "_deepcopy_atomic", &FDC.deepcopy_atomic, NULL},
+#endif
     {0, "_deepcopy_list", &FDC.deepcopy_list, NULL},
     {0, "_deepcopy_tuple", &FDC.deepcopy_tuple, NULL},
     {0, "_deepcopy_dict", &FDC.deepcopy_dict, NULL},
     {0, "_deepcopy_method", &FDC.deepcopy_method, NULL},
+#if FDC_COPY_SETS
+    {0, "_copy_atomic_types", &FDC.copy_atomic_types, NULL},
+    {0, "_copy_builtin_containers", &FDC.copy_builtin_containers, NULL},
+#else
     {0, "_copy_dispatch", &FDC.copy_dispatch, NULL},
+#endif
+#if FDC_FROZENDICT
+    {0, "_deepcopy_frozendict", &FDC.deepcopy_frozendict, NULL},
+#endif
     {1, "__newobj__", &FDC.newobj, NULL},
 };
 #define N_GLOBALS ((int)(sizeof(globals_read) / sizeof(globals_read[0])))
@@ -139,15 +151,67 @@ absent_from(PyObject *table, PyTypeObject *tp)
     return v == NULL;
 }
 
+#if FDC_ATOMIC_SET
+/* Is `set` (copy._atomic_types) a set or frozenset of exactly the atomic
+ * types?  Its items are compared by identity: no user code runs. */
+static int
+is_default_atomic_set(PyObject *set)
+{
+    if (set == NULL || !(PySet_CheckExact(set) || PyFrozenSet_CheckExact(set)) ||
+        PySet_GET_SIZE(set) != N_ATOMIC) {
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(set);
+    if (it == NULL) {
+        PyErr_Clear();
+        return 0;
+    }
+    int ok = 1;
+    PyObject *item;
+    while (ok && (item = PyIter_Next(it)) != NULL) {
+        ok = PyType_Check(item) && fdc_is_atomic_type((PyTypeObject *)item);
+        Py_DECREF(item);
+    }
+    Py_DECREF(it);
+    PyErr_Clear();
+    return ok;
+}
+
+/* A mutable _atomic_types has no version: the fields that every change of its
+ * content moves (see fdc_atomic_set_changed) are remembered instead. */
+static void
+take_atomic_set_fingerprint(void)
+{
+    PyObject *set = FDC.atomic_types;
+    FDC.atomic_set_mutable = set != NULL && PySet_CheckExact(set);
+    if (FDC.atomic_set_mutable) {
+        fdc_set_fingerprint(set, &FDC.atomic_set_fp);
+    }
+}
+
+static int
+decide_atomic(void)
+{
+    take_atomic_set_fingerprint();
+    return is_default_atomic_set(FDC.atomic_types);
+}
+#else
+static int
+decide_atomic(void)
+{
+    int ok = 1;
+    for (int i = 0; i < N_ATOMIC; i++) {
+        ok = ok && maps_to(FDC.deepcopy_dispatch, atomic_types[i], FDC.deepcopy_atomic);
+    }
+    return ok;
+}
+#endif
+
 static void
 decide_fast_paths(void)
 {
     PyObject *dd = FDC.deepcopy_dispatch, *rt = FDC.reduce_table;
-    int ok = 1;
-    for (int i = 0; i < N_ATOMIC; i++) {
-        ok = ok && maps_to(dd, atomic_types[i], FDC.deepcopy_atomic);
-    }
-    FDC.atomic_ok = ok;
+    FDC.atomic_ok = decide_atomic();
     FDC.list_ok = maps_to(dd, &PyList_Type, FDC.deepcopy_list);
     FDC.tuple_ok = maps_to(dd, &PyTuple_Type, FDC.deepcopy_tuple);
     FDC.dict_ok = maps_to(dd, &PyDict_Type, FDC.deepcopy_dict);
@@ -156,21 +220,56 @@ decide_fast_paths(void)
     FDC.frozenset_ok = absent_from(dd, &PyFrozenSet_Type) && absent_from(rt, &PyFrozenSet_Type);
     FDC.bytearray_ok = absent_from(dd, &PyByteArray_Type) && absent_from(rt, &PyByteArray_Type);
     FDC.newobj_ok = FDC.newobj != NULL && FDC.newobj == FDC.newobj_orig;
+#if FDC_FROZENDICT
+    FDC.frozendict_ok = FDC.deepcopy_frozendict != NULL &&
+                        maps_to(dd, &PyFrozenDict_Type, FDC.deepcopy_frozendict) &&
+                        absent_from(rt, &PyFrozenDict_Type);
+#endif
+}
+
+/* The dicts the snapshot depends on: copy.__dict__, copyreg.__dict__ and the
+ * two dispatch tables.  A replaced table that is not a dict is never
+ * "unchanged": copy's dict is followed in its place (any further change to
+ * copy.__dict__ is noticed anyway). */
+static void
+dicts_to_follow(PyObject *dicts[4])
+{
+    dicts[0] = FDC.copy_dict;
+    dicts[1] = FDC.copyreg_dict;
+    dicts[2] = (FDC.deepcopy_dispatch && PyDict_Check(FDC.deepcopy_dispatch))
+               ? FDC.deepcopy_dispatch : FDC.copy_dict;
+    dicts[3] = (FDC.reduce_table && PyDict_Check(FDC.reduce_table))
+               ? FDC.reduce_table : FDC.copyreg_dict;
+}
+
+/* Follow the dicts of the new snapshot (before it is committed: a failure
+ * leaves the old one).  0 ok, -1 error. */
+static int
+follow_dicts(fdc_dictref refs[4])
+{
+    PyObject *dicts[4];
+    dicts_to_follow(dicts);
+    for (int i = 0; i < 4; i++) {
+        refs[i] = fdc_dict_follow(dicts[i]);
+        if (refs[i] == NULL) {
+            while (--i >= 0) {
+                fdc_dict_unfollow(refs[i]);
+            }
+            return -1;
+        }
+    }
+    return 0;
 }
 
 static void
-take_versions(void)
+take_versions(fdc_dictref refs[4])
 {
-    FDC.watched[0] = FDC.copy_dict;
-    FDC.watched[1] = FDC.copyreg_dict;
-    /* A replaced table that is not a dict is never "unchanged": watch copy's
-     * dict instead (any further change to copy.__dict__ is noticed anyway). */
-    FDC.watched[2] = (FDC.deepcopy_dispatch && PyDict_Check(FDC.deepcopy_dispatch))
-                     ? FDC.deepcopy_dispatch : FDC.copy_dict;
-    FDC.watched[3] = (FDC.reduce_table && PyDict_Check(FDC.reduce_table))
-                     ? FDC.reduce_table : FDC.copyreg_dict;
     for (int i = 0; i < 4; i++) {
-        FDC.versions[i] = fdc_dict_version(FDC.watched[i]);
+        if (FDC.watched[i] != NULL) {
+            fdc_dict_unfollow(FDC.watched[i]);
+        }
+        FDC.watched[i] = refs[i];
+        FDC.versions[i] = fdc_dict_version(refs[i]);
     }
 }
 
@@ -200,12 +299,19 @@ fdc_env_refresh_slow(void)
         *globals_read[i].slot = values[i];   /* NULL: the global was deleted */
     }
     decide_fast_paths();
-    take_versions();
+    fdc_dictref refs[4];
+    int r = follow_dicts(refs);
+    if (r == 0) {
+        take_versions(refs);
+    }
+    else if (FDC.watched[0] != NULL) {
+        FDC.versions[0] = fdc_dict_version(FDC.watched[0]) - 1;   /* try again */
+    }
     FDC.epoch++;
     for (int i = 0; i < N_GLOBALS; i++) {
         Py_XDECREF(old[i]);
     }
-    return 0;
+    return r;
 }
 
 /* *slot = the interned string s, unless a failed earlier init already made
@@ -222,6 +328,9 @@ intern(PyObject **slot, const char *s)
 int
 fdc_env_init(void)
 {
+    if (fdc_dictver_init() < 0) {
+        return -1;
+    }
     init_atomic_types();
     if (build_atomic_table() < 0) {
         return -1;
@@ -250,6 +359,7 @@ fdc_env_init(void)
         intern(&FDC.s_append, "append") < 0 ||
         intern(&FDC.s_get, "get") < 0 ||
         intern(&FDC.s_copy, "__copy__") < 0 ||
+        intern(&FDC.s_copy_method, "copy") < 0 ||
         intern(&FDC.s_replace, "__replace__") < 0 ||
         intern(&FDC.s_slotnames, "__slotnames__") < 0 ||
         intern(&FDC.s_getstate, "__getstate__") < 0 ||

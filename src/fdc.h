@@ -12,12 +12,7 @@
 #include <Python.h>
 #include <stdint.h>
 
-#if PY_VERSION_HEX < 0x030A0000 || PY_VERSION_HEX >= 0x030E0000
-#error "fastdeepcopy supports CPython 3.10 to 3.13"
-#endif
-#ifdef Py_GIL_DISABLED
-#error "free-threaded builds are not supported"
-#endif
+#include "version.h"
 
 #include "memo.h"
 
@@ -31,6 +26,78 @@
 #define FDC_ALWAYS_INLINE inline
 #define FDC_NOINLINE
 #endif
+
+/* ---- versions of the dicts the engine follows (dictver.c) ------------------ */
+#if FDC_DICT_WATCHERS
+typedef struct {
+    PyObject *dict;       /* borrowed; NULL once the dict was deallocated */
+    uint64_t version;     /* changes on every modification of the dict */
+    Py_ssize_t users;     /* holders of this handle */
+} fdc_dictver;
+typedef fdc_dictver *fdc_dictref;
+#else
+typedef PyObject *fdc_dictref;   /* the dict itself: its ma_version_tag */
+#endif
+
+int fdc_dictver_init(void);
+/* Follow dict: a handle whose version changes on every modification of it
+ * (NULL with an exception on failure).  Each follow is ended by an unfollow. */
+fdc_dictref fdc_dict_follow(PyObject *dict);
+void fdc_dict_unfollow(fdc_dictref ref);
+
+/* Is the exact int v negative? */
+static inline int
+fdc_long_is_negative(PyObject *v)
+{
+#if FDC_LONG_GETSIGN
+    int sign;
+    return PyLong_GetSign(v, &sign) == 0 && sign < 0;
+#else
+    return _PyLong_Sign(v) < 0;
+#endif
+}
+
+static inline uint64_t
+fdc_dict_version(fdc_dictref ref)
+{
+#if FDC_DICT_WATCHERS
+    return ref->version;
+#else
+#if FDC_SET_VECTORCALL
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+#endif
+    return ((PyDictObject *)ref)->ma_version_tag;
+#if FDC_SET_VECTORCALL
+#pragma GCC diagnostic pop
+#endif
+#endif
+}
+
+/* What moves when a set's content changes (a removal and an addition that
+ * reuses the removed item's slot excepted): its table, size and fill. */
+typedef struct {
+    Py_ssize_t fill, used, mask;
+    void *table;
+} fdc_set_fingerprint_t;
+
+static inline void
+fdc_set_fingerprint(PyObject *set, fdc_set_fingerprint_t *fp)
+{
+    PySetObject *so = (PySetObject *)set;
+    fp->fill = so->fill;
+    fp->used = so->used;
+    fp->mask = so->mask;
+    fp->table = so->table;
+}
+
+static inline int
+fdc_set_fingerprint_same(PyObject *set, const fdc_set_fingerprint_t *fp)
+{
+    PySetObject *so = (PySetObject *)set;
+    return so->fill == fp->fill && so->used == fp->used && so->mask == fp->mask &&
+           (void *)so->table == fp->table;
+}
 
 /* ---- interpreter-wide references, filled at import (env.c) ---------------- */
 typedef struct {
@@ -46,26 +113,34 @@ typedef struct {
     PyObject *reconstruct;        /* copy._reconstruct */
     PyObject *newobj;             /* copyreg.__newobj__ */
     PyObject *newobj_orig;        /* copyreg.__newobj__ when we were imported */
-    PyObject *deepcopy_atomic;    /* copy._deepcopy_atomic */
+    PyObject *deepcopy_atomic;    /* copy._deepcopy_atomic (until 3.13) */
+    PyObject *atomic_types;       /* copy._atomic_types (3.14+) */
+    PyObject *deepcopy_frozendict; /* copy._deepcopy_frozendict (3.15+) */
+    PyObject *copy_atomic_types;  /* copy._copy_atomic_types (3.14+) */
+    PyObject *copy_builtin_containers; /* copy._copy_builtin_containers (3.14+) */
     PyObject *deepcopy_list;      /* copy._deepcopy_list */
     PyObject *deepcopy_tuple;     /* copy._deepcopy_tuple */
     PyObject *deepcopy_dict;      /* copy._deepcopy_dict */
     PyObject *deepcopy_method;    /* copy._deepcopy_method */
 
     /* Which native fast paths agree with the dispatch tables right now. */
-    int atomic_ok;       /* every atomic type maps to _deepcopy_atomic */
+    int atomic_ok;       /* every atomic type maps to _deepcopy_atomic (until 3.13);
+                            _atomic_types is exactly the atomic types (3.14+) */
+    int frozendict_ok;   /* frozendict maps to _deepcopy_frozendict (3.15+) */
+    int atomic_set_mutable;       /* _atomic_types is a set (3.14): atomic_set_fp */
+    fdc_set_fingerprint_t atomic_set_fp;
     int list_ok, tuple_ok, dict_ok, method_ok;
     int set_ok, frozenset_ok, bytearray_ok;   /* absent from both tables */
     int newobj_ok;       /* copyreg.__newobj__ is the one object.__reduce_ex__ names */
 
     uint64_t epoch;               /* bumped on every refresh */
     uint64_t versions[4];         /* dict versions the snapshot was taken at */
-    PyObject *watched[4];         /* borrowed: the dicts whose versions we track */
+    fdc_dictref watched[4];       /* the dicts whose versions we track */
 
     /* interned strings */
     PyObject *s_new, *s_func, *s_name, *s_tuple_new;
     PyObject *s_deepcopy, *s_reduce_ex, *s_reduce, *s_setstate, *s_dict,
-             *s_update, *s_items, *s_append, *s_get, *s_copy, *s_replace,
+             *s_update, *s_items, *s_append, *s_get, *s_copy, *s_copy_method, *s_replace,
              *s_slotnames, *s_getstate, *s_getnewargs, *s_getnewargs_ex;
     PyObject *empty_tuple;
     PyObject *four;               /* the int 4 (protocol for __reduce_ex__) */
@@ -83,18 +158,15 @@ extern fdc_env FDC;
 int fdc_env_init(void);
 /* Re-read the module globals when one of the watched dicts changed. */
 int fdc_env_refresh_slow(void);
-/* ma_version_tag changes on every modification of a dict (deprecated, but
- * present and maintained in 3.12 and 3.13). */
-static inline uint64_t
-fdc_dict_version(PyObject *dict)
+/* Has the content of a mutable copy._atomic_types changed (3.14)? */
+static inline int
+fdc_atomic_set_changed(void)
 {
-#if PY_VERSION_HEX >= 0x030C0000
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-#endif
-    return ((PyDictObject *)dict)->ma_version_tag;
-#if PY_VERSION_HEX >= 0x030C0000
-#pragma GCC diagnostic pop
+#if FDC_ATOMIC_SET
+    return FDC.atomic_set_mutable &&
+           !fdc_set_fingerprint_same(FDC.atomic_types, &FDC.atomic_set_fp);
+#else
+    return 0;
 #endif
 }
 
@@ -106,16 +178,21 @@ fdc_env_refresh(void)
             return fdc_env_refresh_slow();
         }
     }
+    if (fdc_atomic_set_changed()) {
+        return fdc_env_refresh_slow();
+    }
     return 0;
 }
 
 /* Is FDC.atomic_ok current?  It depends only on copy.__dict__ (which names
- * _deepcopy_dispatch and _deepcopy_atomic) and on the dispatch table. */
+ * _deepcopy_dispatch and _deepcopy_atomic, or _atomic_types) and on the
+ * dispatch table (or _atomic_types' content). */
 static inline int
 fdc_atomic_decision_current(void)
 {
     return fdc_dict_version(FDC.watched[0]) == FDC.versions[0] &&
-           fdc_dict_version(FDC.watched[2]) == FDC.versions[2];
+           fdc_dict_version(FDC.watched[2]) == FDC.versions[2] &&
+           !fdc_atomic_set_changed();
 }
 
 /* ---- statistics (stats.c) ------------------------------------------------- */
@@ -140,6 +217,7 @@ typedef struct {
     PyObject *dict;        /* the exposed memo (owned); NULL: no mirror is live */
     PyObject *dict_id;     /* owned: id(dict) as an int */
     fdc_memo *index;       /* id -> value for the dict's int keys */
+    fdc_dictref ver;       /* follows the dict */
     uint64_t version;      /* the dict's version when the index last matched it */
     Py_ssize_t synced;     /* entries of the dict (no holes) read into the index */
     PyObject *last_key;    /* owned: the key at position synced - 1 */
@@ -167,7 +245,7 @@ fdc_memo *fdc_mirror_stop(fdc_mirror *m);
 static inline int
 fdc_mirror_check(fdc_mirror *m)
 {
-    if (!m->broken && fdc_dict_version(m->dict) == m->version) {
+    if (!m->broken && fdc_dict_version(m->ver) == m->version) {
         return 0;
     }
     return fdc_mirror_check_slow(m);
@@ -218,6 +296,10 @@ PyObject *fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil);
 /* deepcopy(x, memo) inside a copy; fdc_deepcopy_rec is defined below. */
 static inline PyObject *fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_deepcopy_rec_pymemo(fdc_ctx *ctx, PyObject *x);
+#if FDC_ATOMIC_SET
+/* cls in copy._atomic_types (it is not the default set): 1, 0, -1 */
+int fdc_in_atomic_set(PyTypeObject *tp);
+#endif
 /* Everything after a memo miss: copy x and memoize as stdlib does. */
 PyObject *fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x);
 /* The same, for an x whose class is known not to make it its own copy (its
@@ -255,6 +337,9 @@ PyObject *fdc_copy_tuple(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_method(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_set(fdc_ctx *ctx, PyObject *x);
 PyObject *fdc_copy_bytearray(fdc_ctx *ctx, PyObject *x);
+#if FDC_FROZENDICT
+PyObject *fdc_copy_frozendict(fdc_ctx *ctx, PyObject *x);
+#endif
 /* deepcopy(x) without a memo of an exact list or dict whose items are their
  * own copies or a few distinct flat containers: NULL without an exception
  * when x is not one. */
@@ -327,6 +412,7 @@ typedef struct {
     PyObject *globals;     /* owned: func's globals when its test names the class */
     PyObject *builtins;    /* owned: func's builtins, likewise */
     PyObject *named_class; /* borrowed from globals: the class the test names */
+    fdc_dictref globals_ref, builtins_ref;        /* follow globals and builtins */
     uint64_t globals_version, builtins_version;   /* when the names were read */
     int names_state;       /* FDC_NAMES_*: the names as read at those versions */
 } fdc_self_hook;
@@ -465,7 +551,7 @@ fdc_is_atomic_key_type(PyTypeObject *tp)
 static inline int
 fdc_gc_pause(void)
 {
-#if PY_VERSION_HEX < 0x030C0000
+#if FDC_GC_AT_ALLOCATION
     return PyGC_Disable();
 #else
     return 0;
@@ -475,7 +561,7 @@ fdc_gc_pause(void)
 static inline void
 fdc_gc_resume(int was_enabled)
 {
-#if PY_VERSION_HEX < 0x030C0000
+#if FDC_GC_AT_ALLOCATION
     if (was_enabled) {
         PyGC_Enable();
     }
@@ -557,6 +643,9 @@ fdc_deepcopy_rec(fdc_ctx *ctx, PyObject *x)
     if (FDC.atomic_ok && fdc_is_own_copy(x, FDC.tuple_ok)) {
         return Py_NewRef(x);
     }
+    /* (3.14+, _atomic_types changed: it is asked after this lookup, which
+     * cannot hit an object stdlib would find atomic unless the set changed
+     * in the middle of the copy) */
     size_t hash = fdc_memo_hash(x);
     PyObject *hit = fdc_memo_lookup(ctx->native, x, hash);
     if (hit != NULL) {

@@ -41,7 +41,7 @@ static int
 key_to_address(PyObject *key, void **addr)
 {
     /* 1: an int that could be an id() (in *addr); 0: one that cannot; -1: error */
-    if (_PyLong_Sign(key) < 0) {
+    if (fdc_long_is_negative(key)) {
         return 0;
     }
     void *p = PyLong_AsVoidPtr(key);
@@ -173,7 +173,7 @@ resync(fdc_mirror *m)
     m->kept = NULL;
     /* the version read now: if a finalizer run while the index is updated
      * changes the dict, the next check sees a newer one and resyncs again */
-    uint64_t version = fdc_dict_version(m->dict);
+    uint64_t version = fdc_dict_version(m->ver);
     if (PyDict_GET_SIZE(m->dict) >= m->synced && prefix_unmoved(m)) {
         /* the values of the entries already read may have been overwritten */
         m->exact_from = m->index->used;
@@ -286,7 +286,7 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
         /* appended: nothing was released, so no user code ran: in sync */
         m->synced += 1;
         set_last_key(m, key);
-        m->version = fdc_dict_version(m->dict);
+        m->version = fdc_dict_version(m->ver);
     }
     /* Replacing released the dict's old value, whose finalizer may have
      * changed the dict: m->version stays behind, so the next check resyncs. */
@@ -308,7 +308,12 @@ fdc_mirror_start(fdc_mirror *m, PyObject *dict, PyObject *dict_id, fdc_memo *ind
     m->kept = NULL;
     m->synced = 0;
     m->last_key = NULL;
-    int r = read_from_start(m, fdc_dict_version(dict));
+    m->ver = fdc_dict_follow(dict);
+    if (m->ver == NULL) {
+        give_up(m);
+        return -1;
+    }
+    int r = read_from_start(m, fdc_dict_version(m->ver));
     if (r < 0) {
         give_up(m);
         return -1;
@@ -324,6 +329,10 @@ fdc_mirror_stop(fdc_mirror *m)
     m->kept = NULL;
     Py_CLEAR(m->last_key);
     Py_CLEAR(m->dict_id);
+    if (m->ver != NULL) {
+        fdc_dict_unfollow(m->ver);
+        m->ver = NULL;
+    }
     Py_CLEAR(m->dict);
     return index;
 }

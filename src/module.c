@@ -3,7 +3,7 @@
 
 int fdc_patch_init(PyObject *module);
 
-/* Parse deepcopy's signature: deepcopy(x, memo=None, _nil=[]) */
+/* Parse deepcopy's signature: deepcopy(x, memo=None, _nil=[]) (3.15: no _nil) */
 /* Bind vectorcall arguments to a Python-style signature with `n` parameters,
  * the first required, with the messages CPython gives for a Python function. */
 static int
@@ -54,6 +54,19 @@ bind_args(const char *fname, const char *const *names, int n,
 
 /* deepcopy(...) called with more than x, or by keyword.  Kept out of line:
  * the common call, deepcopy(x), then needs no registers saved. */
+#if FDC_MEMO_CONTAINS
+static FDC_NOINLINE PyObject *
+deepcopy_with_arguments(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"x", "memo"};
+    PyObject *slots[2];
+    if (bind_args("deepcopy", names, 2, args, nargs, kwnames, slots) < 0) {
+        return NULL;
+    }
+    return fdc_deepcopy_entry(slots[0], slots[1], NULL);
+}
+#define DEEPCOPY_SIGNATURE "deepcopy(x, memo=None)"
+#else
 static FDC_NOINLINE PyObject *
 deepcopy_with_arguments(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnames)
 {
@@ -64,6 +77,8 @@ deepcopy_with_arguments(PyObject *const *args, Py_ssize_t nargs, PyObject *kwnam
     }
     return fdc_deepcopy_entry(slots[0], slots[1], slots[2]);
 }
+#define DEEPCOPY_SIGNATURE "deepcopy(x, memo=None, _nil=[])"
+#endif
 
 /* The vectorcall of a patched copy.deepcopy function object (see patch.c). */
 PyObject *
@@ -117,7 +132,7 @@ py_copy(PyObject *module, PyObject *const *args, Py_ssize_t nargs, PyObject *kwn
     return fdc_copy_vectorcall(module, args, (size_t)nargs, kwnames);
 }
 
-#if PY_VERSION_HEX >= 0x030D0000
+#if FDC_REPLACE
 /* copy.replace(obj, /, **changes) */
 static PyObject *
 py_replace(PyObject *module, PyObject *args, PyObject *kwargs)
@@ -186,9 +201,9 @@ py_memo_bytes(PyObject *module, PyObject *unused)
 
 static PyMethodDef engine_methods[] = {
     {"deepcopy", (PyCFunction)(void (*)(void))py_deepcopy, METH_FASTCALL | METH_KEYWORDS,
-     "deepcopy(x, memo=None, _nil=[])\n--\n\nDeep copy operation on arbitrary Python objects."},
+     DEEPCOPY_SIGNATURE "\n--\n\nDeep copy operation on arbitrary Python objects."},
     {"copy", (PyCFunction)(void (*)(void))py_copy, METH_FASTCALL | METH_KEYWORDS, "copy(x)\n--\n\nShallow copy operation on arbitrary Python objects."},
-#if PY_VERSION_HEX >= 0x030D0000
+#if FDC_REPLACE
     {"replace", (PyCFunction)(void (*)(void))py_replace, METH_VARARGS | METH_KEYWORDS,
      "replace(obj, /, **changes)\n--\n\nReturn a new object replacing specified fields."},
 #endif

@@ -89,7 +89,7 @@ py_set_vectorcall(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
                      "kind must be 'deepcopy' or 'copy', not %R", args[1]);
         return NULL;
     }
-#if PY_VERSION_HEX >= 0x030C0000
+#if FDC_SET_VECTORCALL
     vectorcallfunc current = func->vectorcall;
     if (current != default_vectorcall && !is_ours(current)) {
         /* Someone else routed this function already: do not stack on top of
@@ -118,7 +118,7 @@ py_restore_vectorcall(PyObject *module, PyObject *arg)
     if (func == NULL) {
         return NULL;
     }
-#if PY_VERSION_HEX >= 0x030C0000
+#if FDC_SET_VECTORCALL
     if (is_ours(func->vectorcall)) {
         PyFunction_SetVectorcall(func, default_vectorcall);
         Py_RETURN_TRUE;
@@ -202,7 +202,7 @@ fdc_patch_init(PyObject *module)
     if (PyModule_AddFunctions(module, patch_methods) < 0) {
         return -1;
     }
-    PyObject *available = PyBool_FromLong(PY_VERSION_HEX >= 0x030C0000);
+    PyObject *available = PyBool_FromLong(FDC_SET_VECTORCALL);
     int rc = PyModule_AddObjectRef(module, "_VECTORCALL_PATCH", available);
     Py_DECREF(available);
     return rc;

@@ -74,6 +74,20 @@ reconstruct_in_python(fdc_ctx *ctx, PyObject *x, PyObject *rv, int deep)
     return r;
 }
 
+/* The ValueError of `a, b = obj` when obj has more than two items. */
+static void
+too_many_values(PyObject *obj)
+{
+#if FDC_UNPACK_SAYS_GOT
+    if (PyList_CheckExact(obj) || PyTuple_CheckExact(obj) || PyDict_CheckExact(obj)) {
+        PyErr_Format(PyExc_ValueError, "too many values to unpack (expected 2, got %zd)",
+                     PyObject_Size(obj));
+        return;
+    }
+#endif
+    PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
+}
+
 /* `a, b = obj`: 0 with two new references, or -1 with CPython's message. */
 int
 fdc_unpack2(PyObject *obj, PyObject **a, PyObject **b)
@@ -114,7 +128,7 @@ fdc_unpack2(PyObject *obj, PyObject **a, PyObject **b)
     PyObject *extra = PyIter_Next(it);
     if (extra != NULL) {
         Py_DECREF(extra);
-        PyErr_SetString(PyExc_ValueError, "too many values to unpack (expected 2)");
+        too_many_values(obj);
         goto fail;
     }
     if (PyErr_Occurred()) {

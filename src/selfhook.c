@@ -165,11 +165,37 @@ read_names(fdc_self_hook *h)
     return builtin_type == (PyObject *)&PyType_Type && cls != NULL;
 }
 
+/* Hold func's globals and builtins and follow their versions.  0, or -1 with
+ * an exception (nothing held then). */
+static int
+follow_names(fdc_self_hook *h, PyFunctionObject *func)
+{
+    fdc_dictref g = fdc_dict_follow(func->func_globals);
+    if (g == NULL) {
+        return -1;
+    }
+    fdc_dictref b = fdc_dict_follow(func->func_builtins);
+    if (b == NULL) {
+        fdc_dict_unfollow(g);
+        return -1;
+    }
+    h->globals = Py_NewRef(func->func_globals);
+    h->builtins = Py_NewRef(func->func_builtins);
+    h->globals_ref = g;
+    h->builtins_ref = b;
+    return 0;
+}
+
 void
 fdc_self_hook_clear(fdc_self_hook *h)
 {
     Py_CLEAR(h->func);
     Py_CLEAR(h->code);
+    if (h->globals_ref != NULL) {
+        fdc_dict_unfollow(h->globals_ref);
+        fdc_dict_unfollow(h->builtins_ref);
+        h->globals_ref = h->builtins_ref = NULL;
+    }
     Py_CLEAR(h->globals);
     Py_CLEAR(h->builtins);
     h->named_class = NULL;
@@ -222,8 +248,11 @@ fdc_self_hook_decide(PyTypeObject *tp, PyObject *f, fdc_self_hook *h)
     h->func = Py_NewRef(f);
     h->code = Py_NewRef(func->func_code);
     if (named) {
-        h->globals = Py_NewRef(func->func_globals);
-        h->builtins = Py_NewRef(func->func_builtins);
+        if (follow_names(h, func) < 0) {
+            PyErr_Clear();
+            fdc_self_hook_clear(h);
+            return 0;
+        }
     }
     if (!fdc_self_hook_holds(h, tp)) {
         fdc_self_hook_clear(h);   /* a subclass of Fraction: its hook runs */
@@ -241,7 +270,7 @@ fdc_self_hook_holds(fdc_self_hook *h, PyTypeObject *tp)
     if (h->globals == NULL) {
         return 1;
     }
-    uint64_t gv = fdc_dict_version(h->globals), bv = fdc_dict_version(h->builtins);
+    uint64_t gv = fdc_dict_version(h->globals_ref), bv = fdc_dict_version(h->builtins_ref);
     if (h->names_state == FDC_NAMES_UNKNOWN || gv != h->globals_version ||
         bv != h->builtins_version) {
         h->names_state = read_names(h) ? FDC_NAMES_READ : FDC_NAMES_FAIL;

@@ -16,7 +16,7 @@
  */
 #include "fdc.h"
 #include <string.h>
-#if PY_VERSION_HEX >= 0x030C0000
+#if FDC_SET_VECTORCALL
 #define FDC_T_OBJECT_EX Py_T_OBJECT_EX
 #else
 #include <structmember.h>
@@ -60,7 +60,7 @@ cache_slot(PyTypeObject *tp)
 static int
 version_is_valid(PyTypeObject *tp)
 {
-#if PY_VERSION_HEX >= 0x030D0000
+#if FDC_TYPE_TAG_ZERO
     /* 3.13 no longer sets Py_TPFLAGS_VALID_VERSION_TAG: a modified type gets
      * tag 0, and a new tag is never reused */
     return tp->tp_version_tag != 0;
@@ -476,7 +476,7 @@ instance_dict(PyObject *x)
     if (Py_TYPE(x)->tp_dictoffset == 0) {
         return NULL;
     }
-#if PY_VERSION_HEX >= 0x030B0000
+#if FDC_GENERIC_GETDICT
     return PyObject_GenericGetDict(x, NULL);
 #else
     PyObject **ptr = _PyObject_GetDictPtr(x);
@@ -657,7 +657,7 @@ copy_plain_with(fdc_ctx *ctx, PyObject *x, const fdc_plain_class *plain, PyObjec
     return y;
 }
 
-#if PY_VERSION_HEX < 0x030D0000
+#if !FDC_TYPE_TAG_ZERO
 /* Instances of SELF classes whose dict was seen without a `__deepcopy__` key,
  * with the dict's version then: an unchanged version is an unchanged dict (a
  * version is never reused, not even by a new dict at the same address).  Not

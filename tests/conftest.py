@@ -39,11 +39,63 @@ class Registry:
 
     def _set(self, table, key, value):
         old = table.get(key, _MISSING)
-        self._undo.append((table, key, old))
+
+        def undo():
+            if old is _MISSING:
+                table.pop(key, None)
+            else:
+                table[key] = old
+        self._undo.append(undo)
         if value is _MISSING:
             table.pop(key, None)
         else:
             table[key] = value
+
+    def _set_member(self, mod, name, item, present):
+        """`item` in (present) or out of the set mod.<name>: a set is changed
+        in place (3.14's), a frozenset (3.15's) is replaced."""
+        current = getattr(mod, name)
+        if isinstance(current, set):
+            was = item in current
+
+            def undo():
+                (current.add if was else current.discard)(item)
+            self._undo.append(undo)
+            (current.add if present else current.discard)(item)
+        else:
+            self._undo.append(lambda: setattr(mod, name, current))
+            setattr(mod, name, current | {item} if present else current - {item})
+
+    def atomic_type(self, cls, present=True):
+        """cls in (or out of) copy._atomic_types (3.14+)."""
+        for mod in (copy, helpers_compare.REF):
+            self._set_member(mod, "_atomic_types", cls, present)
+
+    def copy_atomic_type(self, cls, present=True):
+        """cls in (or out of) copy._copy_atomic_types (3.14+)."""
+        for mod in (copy, helpers_compare.REF):
+            self._set_member(mod, "_copy_atomic_types", cls, present)
+
+    def copy_builtin_container(self, cls, present=True):
+        """cls in (or out of) copy._copy_builtin_containers (3.14+)."""
+        for mod in (copy, helpers_compare.REF):
+            self._set_member(mod, "_copy_builtin_containers", cls, present)
+
+    def atomic_copier(self, cls, copier):
+        """Make deepcopy call `copier` for the atomic class cls: its
+        _deepcopy_dispatch entry, and from 3.14 cls out of _atomic_types
+        (which deepcopy asks first)."""
+        if hasattr(copy, "_atomic_types"):
+            self.atomic_type(cls, present=False)
+        self.deepcopy_dispatch(cls, copier)
+
+    def remove_atomic(self, cls):
+        """Make the atomic class cls go through the rest of deepcopy's
+        protocol: out of _deepcopy_dispatch, and from 3.14 out of
+        _atomic_types."""
+        if hasattr(copy, "_atomic_types"):
+            self.atomic_type(cls, present=False)
+        self.remove_deepcopy_dispatch(cls)
 
     def deepcopy_dispatch(self, cls, copier):
         self._set(copy._deepcopy_dispatch, cls, copier)
@@ -64,11 +116,7 @@ class Registry:
 
     def restore(self):
         while self._undo:
-            table, key, old = self._undo.pop()
-            if old is _MISSING:
-                table.pop(key, None)
-            else:
-                table[key] = old
+            self._undo.pop()()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ runs, fastdeepcopy while fastdeepcopy runs), the way a patched ``copy.deepcopy``
 would behave.
 """
 import array
+import builtins
 import collections
 import contextlib
 import copy
@@ -328,14 +329,19 @@ def reduce_parts(x):
     return out
 
 
+FROZENDICT = getattr(builtins, "frozendict", None)   # 3.15
+
+
 def children(x):
     """The parts of x that a deep copy reproduces: ([(label, child)], set_elements)."""
     out = []
     set_elems = None
     handled = False
-    if isinstance(x, dict):
+    if isinstance(x, dict) or (FROZENDICT is not None and isinstance(x, FROZENDICT)):
         if isinstance(x, collections.OrderedDict):
             items = list(collections.OrderedDict.items(x))
+        elif not isinstance(x, dict):
+            items = list(FROZENDICT.items(x))
         else:
             items = list(dict.items(x))
         for i, (k, v) in enumerate(items):
@@ -585,6 +591,10 @@ class RecordingMemo(dict):
     def __getitem__(self, key):
         self.log.append(("getitem", key))
         return super().__getitem__(key)
+
+    def __contains__(self, key):   # 3.15's deepcopy asks `d in memo`
+        self.log.append(("contains", key))
+        return super().__contains__(key)
 
     def __setitem__(self, key, value):
         self.log.append(("setitem", key))

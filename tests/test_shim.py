@@ -314,15 +314,77 @@ def test_broken_package_still_starts(tmp_path):
     assert p.stdout.strip() == "[7]" and p.stderr == ""
 
 
-def test_unsupported_python_version():
-    # -S: no start-up hook yet; pretend to be another Python, then run the hook.
-    code = ("import sys; sys.version_info = (3, 9, 18, 'final', 0); import site; site.main(); "
-            + PROBE)
-    p = run(code, args=["-S"])
+# Pretending to be another interpreter: -S, so that no start-up hook has run yet;
+# change what fastdeepcopy._unsupported looks at, then run the hook (site.main()).
+PRETEND = {
+    "3.9": "sys.version_info = (3, 9, 18, 'final', 0)",
+    "3.16": "sys.version_info = (3, 16, 0, 'alpha', 1)",
+    "free-threaded": "sys.abiflags = 't'",
+    "pypy": ("import types; impl = types.SimpleNamespace(**vars(sys.implementation)); "
+             "impl.name = 'pypy'; sys.implementation = impl"),
+}
+REFUSED = {
+    "3.9": "CPython 3.9 is outside the supported range 3.10-3.15",
+    "3.16": "CPython 3.16 is outside the supported range 3.10-3.15",
+    "free-threaded": "CPython %d.%d is a free-threaded build (python%d.%dt): "
+                     "free-threaded builds are not supported yet" % (sys.version_info[:2] * 2),
+    "pypy": "pypy %d.%d is not CPython; only CPython 3.10-3.15 is supported" % sys.version_info[:2],
+}
+
+
+def pretend(what, code):
+    return "import sys; %s; import site; site.main()\n%s" % (PRETEND[what], code)
+
+
+@pytest.mark.parametrize("what", sorted(PRETEND))
+def test_unsupported_interpreter(what):
+    p = run(pretend(what, PROBE), args=["-S"])
     out = json.loads(p.stdout.strip().splitlines()[-1])
     line = one_warning(p.stderr)
-    assert "3.9 is not supported" in line
+    assert line == "fastdeepcopy: %s; the standard library copy module is in use" % REFUSED[what]
     assert_stdlib(out)
+    assert out["decision"] == "off: " + REFUSED[what] and out["error"] == REFUSED[what]
+    assert "engine_counted" not in out          # the extension was not even loaded
+    p = run(pretend(what, PROBE), args=["-S"], FASTDEEPCOPY_QUIET="1")
+    assert p.stderr == ""
+
+
+def test_unsupported_reasons(monkeypatch):
+    import fastdeepcopy as fdc
+    assert fdc._SUPPORTED == ((3, 10), (3, 15))
+    assert fdc._unsupported() is None and not fdc._free_threaded()
+    monkeypatch.setattr(sys, "version_info", (3, 16, 0, "final", 0))
+    assert fdc._unsupported() == REFUSED["3.16"]
+    monkeypatch.setattr(sys, "version_info", (3, 9, 18, "final", 0))
+    assert fdc._unsupported() == REFUSED["3.9"]
+    monkeypatch.undo()
+    monkeypatch.setattr(fdc, "_free_threaded", lambda: True)
+    assert fdc._unsupported() == REFUSED["free-threaded"]
+    monkeypatch.undo()
+    monkeypatch.setattr(sys, "abiflags", "td", raising=False)
+    assert fdc._free_threaded()
+    monkeypatch.setattr(sys, "abiflags", "d", raising=False)
+    assert not fdc._free_threaded()
+
+
+def test_supported_range_is_stated_consistently():
+    """_SUPPORTED is the one constant; the files that repeat the range agree with it."""
+    import re
+    import fastdeepcopy as fdc
+    (lo0, lo1), (hi0, hi1) = fdc._SUPPORTED
+    assert lo0 == hi0 == 3
+    versions = ["3.%d" % m for m in range(lo1, hi1 + 1)]
+
+    def read(name):
+        with open(os.path.join(ROOT, name), encoding="utf-8") as f:
+            return f.read()
+    pyproject = read("pyproject.toml")
+    assert re.search(r'^requires-python = ">=3\.%d,<3\.%d"' % (lo1, hi1 + 1), pyproject, re.M)
+    assert re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject) == versions
+    assert re.search(r"^VERSIONS \?= %s$" % re.escape(" ".join(versions)), read("Makefile"), re.M)
+    stated = "CPython %s\u2013%s" % (versions[0], versions[-1])
+    assert stated in read("README.md")
+    assert stated in read(os.path.join("docs", "operations.md"))
 
 
 def test_ab_layer_missing_is_silent(tmp_path):
@@ -453,6 +515,32 @@ def test_doctor_without_startup_hook():
     p = run(None, args=["-S", "-m", "fastdeepcopy", "doctor"], check=False)
     assert p.returncode == 1
     assert "none ran in this process (python ran with -S)" in p.stdout
+
+
+def test_doctor_says_supported():
+    p = doctor()
+    assert "supported        yes (CPython 3.10-3.15, GIL builds)" in p.stdout
+
+
+@pytest.mark.parametrize("what", sorted(PRETEND))
+def test_doctor_says_why_an_interpreter_is_refused(what):
+    code = pretend(what, "from fastdeepcopy._doctor import main; sys.exit(main([]))")
+    p = run(code, args=["-S"], check=False)
+    assert p.returncode == 1, p.stdout + p.stderr
+    why = REFUSED[what]
+    assert "supported        NO: %s; the standard library copy module is in use" % why in p.stdout
+    assert "decision         off: " + why in p.stdout
+    assert "why not          " + why in p.stdout
+    assert p.stdout.rstrip().endswith(
+        "INACTIVE: copy.deepcopy is the standard library's in this process")
+    one_warning(p.stderr)
+
+
+def test_doctor_says_why_without_startup_hook():
+    code = pretend("3.16", "").replace("import site; site.main()", "")
+    code += "from fastdeepcopy._doctor import main; sys.exit(main([]))"
+    p = run(code, args=["-S"], check=False)
+    assert "why not          " + REFUSED["3.16"] in p.stdout
 
 
 def test_doctor_chained(tmp_path):

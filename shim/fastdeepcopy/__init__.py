@@ -154,7 +154,8 @@ def _status() -> "dict[str, str | None]":
 #
 # 1. Read and validate the settings (fastdeepcopy._settings).
 # 2. Stand down with exactly one ``fastdeepcopy: ...`` line on stderr when a
-#    setting is malformed, the interpreter is not supported or the extension
+#    setting is malformed, the interpreter is not supported (_unsupported: not
+#    CPython, a version outside _SUPPORTED, a free-threaded build) or the extension
 #    for this interpreter is missing; silently when FASTDEEPCOPY switches us off.
 # 3. Otherwise arm copy.deepcopy / copy.copy (fastdeepcopy._patch.arm): route
 #    the function objects, in place, to first-call functions that load the
@@ -168,8 +169,40 @@ def _status() -> "dict[str, str | None]":
 # Failures never propagate: the program always starts, on the standard library
 # if need be.  Everything is recorded in ``_state`` for the doctor.
 
-_SUPPORTED = ((3, 10), (3, 13))
+# The supported interpreters: CPython from the first to the last version here,
+# inclusive, GIL builds only.  The one place in the code that says so;
+# pyproject.toml (requires-python, classifiers), the Makefile's VERSIONS and the
+# README repeat it, and tests/test_shim.py checks that they agree.
+_SUPPORTED = ((3, 10), (3, 15))
 _STDLIB = "the standard library copy module is in use"
+
+
+def _free_threaded() -> bool:
+    """Is this a free-threaded (--disable-gil, "3.13t") build of CPython?"""
+    flags = getattr(sys, "abiflags", None)   # "t" in it on such builds (POSIX; Windows 3.14+)
+    if flags is not None:
+        return "t" in flags
+    if not hasattr(sys, "_is_gil_enabled"):  # before 3.13 there are no such builds
+        return False
+    import sysconfig                         # Windows, 3.13: no abiflags
+    return bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
+
+
+def _unsupported() -> "str | None":
+    """Why fastdeepcopy refuses this interpreter (one phrase), or None if it supports it."""
+    (lo0, lo1), (hi0, hi1) = _SUPPORTED
+    supported = "CPython %d.%d-%d.%d" % (lo0, lo1, hi0, hi1)
+    impl = sys.implementation.name
+    major, minor = sys.version_info[:2]
+    if impl != "cpython":
+        return "%s %d.%d is not CPython; only %s is supported" % (impl, major, minor, supported)
+    if not _SUPPORTED[0] <= (major, minor) <= _SUPPORTED[1]:
+        return "CPython %d.%d is outside the supported range %d.%d-%d.%d" % (
+            major, minor, lo0, lo1, hi0, hi1)
+    if _free_threaded():
+        return ("CPython %d.%d is a free-threaded build (python%d.%dt): "
+                "free-threaded builds are not supported yet" % (major, minor, major, minor))
+    return None
 
 
 def _warn(message: str) -> None:
@@ -223,11 +256,8 @@ def _start(route: str, hook_file: "str | None") -> None:
         st.decision = "off: malformed setting (%s)" % what
         _warn("malformed setting %s; %s" % (what, _STDLIB))
         return
-    impl = sys.implementation.name
-    ver = sys.version_info[:2]
-    if impl != "cpython" or not _SUPPORTED[0] <= ver <= _SUPPORTED[1]:
-        why = "%s %d.%d is not supported (CPython %d.%d to %d.%d)" % (
-            impl, ver[0], ver[1], *_SUPPORTED[0], *_SUPPORTED[1])
+    why = _unsupported()
+    if why is not None:
         st.decision = "off: " + why
         st.error = why
         _warn("%s; %s" % (why, _STDLIB))
@@ -278,8 +308,9 @@ def _missing_extension() -> "str | None":
         what = "missing %s; found only %s, built for another Python" % (want, ", ".join(found))
     else:
         what = "missing %s" % want
-    return "the extension is not built for Python %d.%d (%s); run `make PYTHON=python%d.%d`" % (
-        sys.version_info[0], sys.version_info[1], what, sys.version_info[0], sys.version_info[1])
+    major, minor = sys.version_info[:2]
+    return "the extension is not built for Python %d.%d (%s); run `make PYTHON=python%d.%d%s`" % (
+        major, minor, what, major, minor, getattr(sys, "abiflags", ""))
 
 
 class _CopyImportHook:

@@ -85,6 +85,10 @@ def report() -> "tuple[bool, list[str]]":
         fdc.__version__, os.path.dirname(os.path.abspath(fdc.__file__))))
     _line(out, "python", "%s (%s) %s" % (
         sys.version.split()[0], sys.implementation.name, sys.executable))
+    why = fdc._unsupported()
+    (lo0, lo1), (hi0, hi1) = fdc._SUPPORTED
+    _line(out, "supported", "yes (CPython %d.%d-%d.%d, GIL builds)" % (lo0, lo1, hi0, hi1)
+          if why is None else "NO: %s; %s" % (why, fdc._STDLIB))
     _line(out, "extension", ext)
     _line(out, "start-up hook", _hook_text(st))
     settings = st.settings
@@ -116,8 +120,8 @@ def report() -> "tuple[bool, list[str]]":
         else:
             chained = st.chained or "none (no other sitecustomize on sys.path)"
         _line(out, "chained", chained)
-    if st.error and not active:
-        _line(out, "why not", st.error)
+    if not active and (st.error or why):
+        _line(out, "why not", st.error or why)
     out.append("ACTIVE: copy.deepcopy is fastdeepcopy's in this process" if active else
                "INACTIVE: copy.deepcopy is the standard library's in this process")
     del copy

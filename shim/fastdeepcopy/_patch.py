@@ -38,9 +38,15 @@ GLOBAL = {"deepcopy": "__fastdeepcopy_deepcopy__", "copy": "__fastdeepcopy_copy_
 
 # The trampolines: their code objects replace the originals' __code__.  They
 # run with the copy module's globals, where the target is injected.
-def _deepcopy_trampoline(x: object, memo: "dict[int, object] | None" = None,
-                         _nil: "list[object]" = []) -> object:  # noqa: B006 (stdlib's)
-    return __fastdeepcopy_deepcopy__(x, memo)  # type: ignore[name-defined]  # noqa: F821
+if sys.version_info >= (3, 15):
+    # 3.15's copy.deepcopy(x, memo=None) has no _nil
+    def _deepcopy_trampoline(x: object,
+                             memo: "dict[int, object] | None" = None) -> object:
+        return __fastdeepcopy_deepcopy__(x, memo)  # type: ignore[name-defined]  # noqa: F821
+else:
+    def _deepcopy_trampoline(x: object, memo: "dict[int, object] | None" = None,
+                             _nil: "list[object]" = []) -> object:  # noqa: B006 (stdlib's)
+        return __fastdeepcopy_deepcopy__(x, memo)  # type: ignore[name-defined]  # noqa: F821
 
 
 def _copy_trampoline(x: object) -> object:
