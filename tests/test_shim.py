@@ -491,7 +491,9 @@ def test_doctor_active():
     assert "copy.copy        patched: " + ROUTE in out
     assert "went through the engine" in out
     assert "chained          none" in out
-    assert out.rstrip().endswith("ACTIVE: copy.deepcopy is fastdeepcopy's in this process")
+    assert "arm              fast (no A/B sample)" in out
+    assert out.rstrip().endswith(
+        "\nACTIVE, fast arm: copy.deepcopy is fastdeepcopy's in this process")
 
 
 def test_doctor_inactive():
@@ -499,8 +501,150 @@ def test_doctor_inactive():
     assert p.returncode == 1
     assert "FASTDEEPCOPY         = off        -> shim off" in p.stdout
     assert "copy.deepcopy    standard library (not patched)" in p.stdout
+    assert "arm              none (the shim is off)" in p.stdout
     assert p.stdout.rstrip().endswith(
         "INACTIVE: copy.deepcopy is the standard library's in this process")
+
+
+@pytest.mark.parametrize("sample,seeded", [("0", False), ("0.5", True)])
+def test_doctor_names_the_stdlib_arm(sample, seeded):
+    import fastdeepcopy._ab as ab
+    seed = None
+    if seeded:    # a seed that lands in the stdlib arm at this sample
+        seed = next("doc-%d" % i for i in range(1000)
+                    if ab.decide_arm(float(sample), "doc-%d" % i)[0] == "stdlib")
+    p = doctor(FASTDEEPCOPY_SAMPLE=sample, FASTDEEPCOPY_SEED=seed)
+    assert p.returncode == 0, p.stdout + p.stderr      # routed by fastdeepcopy
+    lines = p.stdout.rstrip().splitlines()
+    assert lines[-1] == ("ACTIVE, stdlib arm: copy.deepcopy runs the standard library's code "
+                         "in this process (routed by fastdeepcopy only to count calls for the "
+                         "A/B sample)")
+    assert any(line.startswith("arm              stdlib (draw ") and
+               line.endswith(">= FASTDEEPCOPY_SAMPLE=%s)" % sample) for line in lines), lines
+    assert "ran the standard library's code, counted by the A/B layer" in p.stdout
+    assert "went through the engine" not in p.stdout
+
+
+ARM_PROBE = r"""
+import json, sys
+import fastdeepcopy
+out = {"before_copy": "copy" in sys.modules, "enabled_before": fastdeepcopy.enabled()}
+out["arm"] = fastdeepcopy.arm()          # before any copy: activates now
+out["enabled"] = fastdeepcopy.enabled()
+out["engine_loaded"] = "fastdeepcopy._engine" in sys.modules
+out["status"] = fastdeepcopy._status()
+import copy
+y = copy.deepcopy({"a": [1]})
+fastdeepcopy.disable()
+out["after_disable"] = [fastdeepcopy.arm(), fastdeepcopy.enabled()]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("env,arm", [
+    ({}, "fast"),
+    ({"FASTDEEPCOPY_SAMPLE": "1", "FASTDEEPCOPY_TIMING": "1"}, "fast"),
+    ({"FASTDEEPCOPY_SAMPLE": "0"}, "stdlib"),
+    ({"FASTDEEPCOPY": "0"}, None),
+    ({"FASTDEEPCOPY_SAMPLE": "7"}, None),                 # malformed: the shim stands down
+])
+def test_arm(env, arm):
+    p = run(ARM_PROBE, check=True, FASTDEEPCOPY_QUIET="1", **env)
+    out = json.loads(p.stdout)
+    assert not out["before_copy"]
+    assert out["arm"] == arm, out
+    assert out["enabled"] is (arm is not None)
+    assert out["enabled_before"] is (arm is not None)  # pending: waits for `import copy`
+    if arm == "fast":
+        assert out["engine_loaded"]
+        assert (out["status"]["deepcopy"] == ROUTE
+                or out["status"]["deepcopy"].startswith("trampoline -> <function _fast_entry_timed"))
+    elif arm == "stdlib":
+        assert "_stdlib_entry" in out["status"]["deepcopy"] and out["status"]["copy"] is None
+    else:
+        assert out["status"] == {"deepcopy": None, "copy": None}
+    assert out["after_disable"] == [None, False]
+
+
+def test_arm_without_startup_hook():
+    code = ("import fastdeepcopy; a = fastdeepcopy.arm(); fastdeepcopy.enable(); "
+            "b = fastdeepcopy.arm(); fastdeepcopy.enable(deepcopy=False); c = fastdeepcopy.arm(); "
+            "fastdeepcopy.disable(); print(a, b, c, fastdeepcopy.arm())")
+    # FASTDEEPCOPY=0: the start-up hook does nothing; enable() patches in-process
+    assert run(code, FASTDEEPCOPY="0").stdout.split() == ["None", "fast", "fast", "None"]
+
+
+# copy imported again, or reloaded: its new functions are patched like the old ones
+REIMPORT = r"""
+import importlib, json, sys
+import copy
+from copy import deepcopy as early
+import fastdeepcopy
+copy.deepcopy([0])                         # the shim activates
+from fastdeepcopy import _ab, _engine
+
+def counted(f):
+    e, a = _engine.stats()["calls"], _ab._calls
+    f([1, {"k": (2, [3])}])
+    return [_engine.stats()["calls"] - e, _ab._calls - a]
+
+out = {"first": [fastdeepcopy.arm(), counted(copy.deepcopy)]}
+del sys.modules["copy"]
+import copy as copy2
+assert copy2 is not copy and copy2.deepcopy is not copy.deepcopy
+out["reimport"] = [fastdeepcopy.enabled(), fastdeepcopy.arm(), fastdeepcopy._status(),
+                   counted(copy2.deepcopy), counted(early)]
+importlib.reload(copy2)
+out["reload"] = [fastdeepcopy.enabled(), fastdeepcopy._status(), counted(copy2.deepcopy),
+                 counted(early)]
+class Mine:
+    pass
+copy2._deepcopy_dispatch[Mine] = lambda x, memo: "mine"
+out["dispatch"] = copy2.deepcopy([Mine()]) == ["mine"]
+fastdeepcopy.disable()
+out["disabled"] = [fastdeepcopy.enabled(), counted(copy2.deepcopy), counted(early),
+                   [type(f).__name__ for f in sys.meta_path if "Watcher" in type(f).__name__],
+                   sorted(k for k in vars(copy2) if k.startswith("__fastdeepcopy"))]
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.parametrize("arm", ["fast", "stdlib"])
+def test_copy_imported_again_or_reloaded_is_patched(arm):
+    out = json.loads(run(REIMPORT, FASTDEEPCOPY_SAMPLE="1" if arm == "fast" else "0").stdout)
+    one = [1, 0] if arm == "fast" else [0, 1]          # engine calls, stdlib-arm calls
+    assert out["first"] == [arm, one]
+    enabled, arm_now, status, new, old = out["reimport"]
+    assert enabled and arm_now == arm
+    assert new == one and old == one                     # the new module, and names bound before
+    if arm == "fast":
+        assert status == {"deepcopy": ROUTE, "copy": ROUTE}
+    enabled, status, new, old = out["reload"]
+    assert enabled and new == one and old == one
+    # the stdlib arm reads the new module's tables; the engine keeps reading the
+    # tables of the copy module it was loaded with (src/env.c), a known limit
+    assert out["dispatch"] is (arm == "stdlib")
+    assert out["disabled"] == [False, [0, 0], [0, 0], [], []]
+
+
+def test_copy_imported_behind_the_watchers_back_is_reported():
+    code = r"""
+import sys, copy, fastdeepcopy
+copy.deepcopy([1])
+sys.meta_path = [f for f in sys.meta_path if type(f).__name__ != "_CopyWatcher"]
+del sys.modules["copy"]
+import copy
+print(fastdeepcopy.enabled(), fastdeepcopy.arm(), fastdeepcopy._status()["deepcopy"])
+from fastdeepcopy import _doctor
+print([l for l in _doctor.report()[1] if l.startswith(("copy.deepcopy", "ACTIVE", "INACTIVE"))])
+fastdeepcopy.enable()
+print(fastdeepcopy.enabled(), fastdeepcopy.arm(), fastdeepcopy._status()["deepcopy"])
+"""
+    lines = run(code).stdout.splitlines()
+    assert lines[0] == "False None None"
+    assert "copy was imported again and its new deepcopy is not patched" in lines[1]
+    assert "INACTIVE" in lines[1]
+    assert lines[2] == "True fast " + ROUTE
 
 
 def test_doctor_malformed_and_unknown():

@@ -21,13 +21,13 @@ if TYPE_CHECKING:   # never true at run time: importing typing costs start-up ti
 
     from collections.abc import Sequence
     from importlib.machinery import ModuleSpec
-    from typing import Any
+    from typing import Any, Literal
 
     from ._settings import Settings
 
 __version__ = "0.1.0"
-__all__ = ["Error", "copy", "deepcopy", "stats", "reset_stats",
-           "enable", "disable", "enabled", "__version__"]
+__all__ = ["Error", "copy", "deepcopy", "replace", "stats", "reset_stats",
+           "enable", "disable", "enabled", "arm", "__version__"]
 
 _ENGINE_NAMES = ("Error", "copy", "deepcopy", "replace")
 # statistics of this process (engine counters, A/B arm, timing, verification)
@@ -124,13 +124,45 @@ def enabled() -> bool:
 
     True too while the start-up hook waits for the program to import `copy`, or
     for its first call, to load the engine.
+
+    True also in the *stdlib arm* of an A/B sample (FASTDEEPCOPY_SAMPLE < 1):
+    copy.deepcopy is then routed by fastdeepcopy to a counting wrapper around
+    the standard library's own code, so copies are the standard library's and
+    run at its speed.  ``arm()`` tells the two apart.
+
+    If `copy` is imported again or reloaded, the new module's functions are
+    routed like the old ones (a sys.meta_path entry does it while anything is
+    patched); should they be unpatched all the same, this says False.
     """
-    if "copy" not in sys.modules:
-        return _state.pending is not None
+    if _state.pending is not None:
+        return True
     if not _originals:
         return False
     from . import _patch
     return _patch.how("deepcopy") is not None or _patch.how("copy") is not None
+
+
+def arm() -> "Literal['fast', 'stdlib'] | None":
+    """Which arm this process is in: "fast", "stdlib", or None when the shim is off.
+
+    "fast": copy.deepcopy (or, with FASTDEEPCOPY_COPY alone, copy.copy) runs
+    fastdeepcopy's engine (or a callable given to ``enable(impl=...)``).
+    "stdlib": the stdlib arm of an A/B sample (FASTDEEPCOPY_SAMPLE): routed by
+    fastdeepcopy to count the calls, but copying with the standard library's
+    code.  None: copy.deepcopy and copy.copy are the standard library's.
+
+    The arm is drawn when the shim activates, at the program's first copy; asked
+    before that, arm() activates the shim now (it imports `copy` and loads the
+    extension, as that first copy would).
+    """
+    if _state.pending is None and not _originals:
+        return None
+    from . import _patch
+    _patch.activate_pending()
+    answer = _patch.arm_of()
+    if answer == "stdlib":
+        return "stdlib"
+    return "fast" if answer == "fast" else None
 
 
 def _status() -> "dict[str, str | None]":

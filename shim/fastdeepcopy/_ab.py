@@ -315,10 +315,11 @@ def _original_deepcopy(copy_mod):
     return func, code
 
 
-def _setup_stdlib_arm(timing: bool):
+def _setup_stdlib_arm(timing: bool, copy_mod=None):
     """Build the private stdlib function and return the counting wrapper."""
     global _std, _atomic, _wrapper
-    import copy as copy_mod
+    if copy_mod is None:
+        import copy as copy_mod
     func, code = _original_deepcopy(copy_mod)
     g = copy_mod.__dict__
     std = type(func)(code, g, "deepcopy", func.__defaults__, func.__closure__)
@@ -350,6 +351,17 @@ def _reroute(g: dict, old, new) -> None:
         if kw and any(v is old for v in kw.values()):
             _rerouted.append((f, "__kwdefaults__", kw))
             f.__kwdefaults__ = {k: (new if v is old else v) for k, v in kw.items()}
+
+
+def is_stdlib_entry(target: object) -> bool:
+    """Is target the stdlib arm's counting wrapper (what copy.deepcopy is routed to there)?"""
+    return target is _stdlib_entry or target is _stdlib_entry_timed
+
+
+def follow_copy_module(copy_mod) -> None:
+    """`copy` was imported again or reloaded: the stdlib arm runs its new code."""
+    if arm == "stdlib":
+        _setup_stdlib_arm(bool(_conf and _conf["timing"]), copy_mod)
 
 
 def restore() -> None:

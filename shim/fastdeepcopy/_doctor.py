@@ -3,8 +3,10 @@
 Everything is checked for real in this process: the start-up hook's record
 (fastdeepcopy._state), the extension, and the copy.deepcopy / copy.copy
 function objects themselves (their vectorcall or code object, and one call
-through each).  Exit status 0 when copy.deepcopy is routed by fastdeepcopy, 1
-otherwise.
+through each).  The last line is the verdict, naming the arm (fastdeepcopy.arm()):
+"ACTIVE, fast arm", "ACTIVE, stdlib arm" (an A/B sample's stdlib arm: routed by
+fastdeepcopy, copying with the standard library's code) or "INACTIVE".  Exit
+status 0 when copy.deepcopy is routed by fastdeepcopy (either arm), 1 otherwise.
 """
 
 import os
@@ -42,6 +44,10 @@ def _function_text(name: str, status: "dict[str, str | None]") -> "tuple[bool, s
     func = fdc._originals.get(name, (None,))[0]
     current = getattr(copy, name, None)
     if how is None:
+        _patch = sys.modules.get("fastdeepcopy._patch")   # loaded if anything was patched
+        if _patch is not None and _patch.stale(name):
+            return False, ("standard library: copy was imported again and its new %s is "
+                           "not patched (fastdeepcopy.enable() patches it)" % name)
         return False, "standard library (not patched)"
     text = "patched: " + how
     if current is not func:
@@ -55,10 +61,16 @@ def _live_check() -> "tuple[str, object]":
     import copy
     engine = sys.modules.get("fastdeepcopy._engine")
     before = engine.stats()["calls"] if engine is not None else None
+    ab = sys.modules.get("fastdeepcopy._ab")
+    ab_before = ab._calls if ab is not None else 0
     try:
         copy.deepcopy([{"doctor": 1}])
     except Exception as exc:
         return "copy.deepcopy raised %s: %s" % (type(exc).__name__, exc), None
+    ab = sys.modules.get("fastdeepcopy._ab")
+    if ab is not None and ab.arm == "stdlib" and ab._calls > ab_before:
+        return ("copy.deepcopy([...]) ran the standard library's code, counted by the "
+                "A/B layer (stdlib arm)"), None
     engine = sys.modules.get("fastdeepcopy._engine")
     if engine is None:
         return "copy.deepcopy([...]) ran without the engine", None
@@ -120,12 +132,37 @@ def report() -> "tuple[bool, list[str]]":
         else:
             chained = st.chained or "none (no other sitecustomize on sys.path)"
         _line(out, "chained", chained)
+    arm = fdc.arm() if active else None
+    _line(out, "arm", _arm_text(arm))
     if not active and (st.error or why):
         _line(out, "why not", st.error or why)
-    out.append("ACTIVE: copy.deepcopy is fastdeepcopy's in this process" if active else
-               "INACTIVE: copy.deepcopy is the standard library's in this process")
+    out.append(verdict(arm))
     del copy
     return active, out
+
+
+def _arm_text(arm: "str | None") -> str:
+    ab = sys.modules.get("fastdeepcopy._ab")
+    draw = getattr(ab, "_draw", None) if ab is not None and ab.arm is not None else None
+    if draw is not None:
+        sample = (ab._conf or {}).get("sample")
+        how = "draw %.4f %s FASTDEEPCOPY_SAMPLE=%g" % (draw, "<" if ab.arm == "fast" else ">=",
+                                                      sample)
+    else:
+        how = "no A/B sample" if arm == "fast" else ""
+    if arm is None:
+        return "none (the shim is off)"
+    return "%s (%s)" % (arm, how)
+
+
+def verdict(arm: "str | None") -> str:
+    """The doctor's last line, for fastdeepcopy.arm()'s answer."""
+    if arm == "fast":
+        return "ACTIVE, fast arm: copy.deepcopy is fastdeepcopy's in this process"
+    if arm == "stdlib":
+        return ("ACTIVE, stdlib arm: copy.deepcopy runs the standard library's code in this "
+                "process (routed by fastdeepcopy only to count calls for the A/B sample)")
+    return "INACTIVE: copy.deepcopy is the standard library's in this process"
 
 
 def main(argv: "list[str]") -> int:

@@ -27,8 +27,10 @@ from . import _originals, _state
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:   # never true at run time
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
+    from importlib.machinery import ModuleSpec
     from types import CodeType, FunctionType, ModuleType
+    from typing import Any
 
     from ._settings import Settings
 
@@ -63,6 +65,123 @@ def _trampoline_code(name: str) -> "CodeType":
 TRAMPOLINE = {name: _trampoline_code(name) for name in NAMES}
 
 
+# Functions of an earlier `copy` module (imported again, or reloaded) that are
+# still routed: (name, function, original code).  disable() restores them.
+_retired: "list[tuple[str, FunctionType, CodeType]]" = []
+
+
+# ---- copy imported again -----------------------------------------------------------
+#
+# ``del sys.modules["copy"]; import copy`` (or importlib.reload(copy)) makes new
+# function objects.  While anything is patched, a sys.meta_path entry (the
+# watcher) sees that import, lets the real finder and loader do their work, and
+# routes the new module's functions as the old ones are routed (armed, the
+# engine, or the A/B layer).  It answers None for every other module: one
+# Python call per import of a module that is not loaded yet.
+
+class _CopyWatcher:
+    """sys.meta_path entry: patch every `copy` module executed while we are enabled."""
+
+    def find_spec(self, fullname: str, path: "Sequence[str] | None" = None,
+                  target: "ModuleType | None" = None) -> "ModuleSpec | None":
+        if fullname != "copy":
+            return None
+        spec = None
+        for finder in list(sys.meta_path):
+            if finder is self:
+                continue
+            find = getattr(finder, "find_spec", None)
+            if find is not None:
+                spec = find(fullname, path, target)
+                if spec is not None:
+                    break
+        loader: "Any" = getattr(spec, "loader", None)
+        exec_module = getattr(loader, "exec_module", None)
+        if exec_module is None:
+            return spec
+
+        def exec_module_and_follow(module: "ModuleType") -> None:
+            try:
+                del loader.exec_module     # back to the loader's own method
+            except AttributeError:
+                pass
+            exec_module(module)
+            if module.__name__ == "copy":
+                follow(module)
+
+        try:
+            loader.exec_module = exec_module_and_follow
+        except (AttributeError, TypeError):
+            pass
+        return spec
+
+
+_watcher: "_CopyWatcher | None" = None
+
+
+def _watch() -> None:
+    global _watcher
+    if _watcher is None or _watcher not in sys.meta_path:
+        _watcher = _CopyWatcher()
+        # a new list: another thread may be iterating over the old one
+        sys.meta_path = [_watcher] + [f for f in sys.meta_path
+                                      if type(f).__name__ != "_CopyWatcher"]
+
+
+def _unwatch() -> None:
+    global _watcher
+    if _watcher is not None:
+        w, _watcher = _watcher, None
+        if w in sys.meta_path:
+            sys.meta_path = [f for f in sys.meta_path if f is not w]
+
+
+def follow(mod: "ModuleType") -> None:
+    """Route a newly executed copy module's functions as the recorded ones are."""
+    plan = []
+    for name in NAMES:
+        rec = _originals.get(name)
+        if rec is None or rec[0] is mod.__dict__.get(name):
+            continue
+        target = _target(name, *rec)
+        if target is not None:
+            plan.append((name, target))
+    if not plan:
+        return
+    try:
+        ab = sys.modules.get("fastdeepcopy._ab")
+        engine = _engine_if_loaded()
+        for name, target in plan:
+            if ab is not None and name == "deepcopy" and ab.is_stdlib_entry(target):
+                ab.follow_copy_module(mod)
+            patch(mod, name, target, engine)
+    except Exception as exc:
+        _fail("cannot patch copy imported again (%s: %s)" % (type(exc).__name__, exc))
+
+
+def activate_pending() -> None:
+    """Do now what the first copy would do: load the extension and patch for real."""
+    if _state.pending is not None:
+        import copy  # noqa: F401  (the start-up import hook arms it)
+    for name in NAMES:
+        if status().get(name) == "armed":
+            _first_call(name)
+            return
+
+
+def arm_of() -> "str | None":
+    """'stdlib' when copy.deepcopy runs the A/B stdlib arm's wrapper, 'fast' when it
+    (or copy.copy) is routed otherwise, None when neither is routed."""
+    rec = _originals.get("deepcopy")
+    if rec is not None and how("deepcopy") is not None:
+        ab = sys.modules.get("fastdeepcopy._ab")
+        target = _target("deepcopy", *rec)
+        if ab is not None and ab.is_stdlib_entry(target):
+            return "stdlib"
+        return "fast"
+    return "fast" if how("copy") is not None else None
+
+
 def _stdlib_copy() -> "ModuleType":
     import copy
     return copy
@@ -73,15 +192,20 @@ def _engine_if_loaded() -> "ModuleType | None":
 
 
 def original(mod: "ModuleType", name: str) -> "tuple[FunctionType, CodeType]":
-    """copy.<name>'s function object and its original code, checked and recorded."""
+    """copy.<name>'s function object and its original code, checked and recorded.
+
+    When `copy` was imported again (a new module) or reloaded (new function
+    objects in the same module), the functions recorded before are *retired*:
+    they stay routed as they are (code that kept a reference to them, such as
+    ``from copy import deepcopy``, stays fast) and disable() restores them too.
+    """
     rec = _originals.get(name)
-    if rec is not None and rec[0].__globals__ is mod.__dict__:
+    current = mod.__dict__.get(name)
+    if rec is not None and (rec[0] is current or (rec[0].__globals__ is mod.__dict__
+                                                  and not _is_stdlib_function(current, name))):
         return rec
-    if rec is not None:          # `copy` was reloaded: let go of the old one
-        unpatch(name)
-        del _originals[name]
     from types import FunctionType   # loaded already: copy imports types
-    func = mod.__dict__.get(name)
+    func = current
     if type(func) is not FunctionType or func.__module__ != mod.__name__:
         raise RuntimeError("copy.%s is not the standard library's function (%r); "
                            "not patching it" % (name, func))
@@ -90,49 +214,118 @@ def original(mod: "ModuleType", name: str) -> "tuple[FunctionType, CodeType]":
     if (code.co_argcount, code.co_kwonlyargcount, code.co_varnames[:code.co_argcount]) != (
             tramp.co_argcount, tramp.co_kwonlyargcount, tramp.co_varnames[:tramp.co_argcount]):
         raise RuntimeError("copy.%s has an unexpected signature; not patching it" % name)
+    if rec is not None:
+        _retired.append((name, rec[0], rec[1]))
     _originals[name] = (func, code)
     return func, code
 
 
-def how(name: str) -> "str | None":
-    """How copy.<name> is routed now: None, 'vectorcall' or 'trampoline'."""
+def _is_stdlib_function(obj: object, name: str) -> bool:
+    """Is obj a function object that `copy` itself defines as <name>?"""
+    code = getattr(obj, "__code__", None)
+    return (getattr(obj, "__module__", None) == "copy" and code is not None
+            and code.co_name == name and type(obj).__name__ == "function")
+
+
+def stale(name: str) -> bool:
+    """Is copy.<name> in sys.modules a function of `copy` other than the one recorded?
+
+    (copy imported again or reloaded behind the watcher's back; the watcher
+    normally patches the new function at once.)"""
     rec = _originals.get(name)
-    if rec is None:
+    mod = sys.modules.get("copy")
+    if rec is None or mod is None:
+        return False
+    current = getattr(mod, "__dict__", {}).get(name)
+    return current is not rec[0] and _is_stdlib_function(current, name)
+
+
+def how(name: str) -> "str | None":
+    """How copy.<name> is routed now: None, 'vectorcall' or 'trampoline'.
+
+    None too when the copy module in sys.modules has a new, unpatched function
+    (see stale())."""
+    rec = _originals.get(name)
+    if rec is None or stale(name):
         return None
-    func = rec[0]
+    return _how(name, rec[0], rec[1])
+
+
+def _how(name: str, func: "FunctionType", code: "CodeType") -> "str | None":
     engine = _engine_if_loaded()
     if engine is not None and engine._is_vectorcall_patched(func):
         return "vectorcall"
-    if func.__code__ is not rec[1] and GLOBAL[name] in func.__code__.co_names:
+    if func.__code__ is not code and GLOBAL[name] in func.__code__.co_names:
         return "trampoline"
     return None
 
 
+def _target(name: str, func: "FunctionType", code: "CodeType") -> "Callable[..., object] | None":
+    """What the function object func (copy.<name>) is routed to, or None."""
+    h = _how(name, func, code)
+    if h == "vectorcall":
+        return getattr(_engine_if_loaded(), name)
+    if h == "trampoline":
+        return func.__globals__.get(GLOBAL[name])
+    return None
+
+
 def unpatch(name: str) -> None:
+    """copy.<name> back to the stdlib's, and the retired functions of that name too."""
     rec = _originals.get(name)
-    if rec is None:
-        return
-    func, code = rec
+    if rec is not None:
+        _restore(name, *rec)
+    keep = [r for r in _retired if r[0] != name]
+    for r in _retired:
+        if r[0] == name:
+            _restore(*r)
+    _retired[:] = keep
+
+
+def _restore(name: str, func: "FunctionType", code: "CodeType") -> None:
     engine = _engine_if_loaded()
     if engine is not None:
         engine._restore_vectorcall(func)
     if func.__code__ is not code:
         func.__code__ = code
-    func.__globals__.pop(GLOBAL[name], None)
+    g = func.__globals__
+    others = [r[1] for r in _retired if r[0] == name]
+    rec = _originals.get(name)
+    if rec is not None:
+        others.append(rec[0])
+    if not any(f is not func and f.__globals__ is g and f.__code__ is TRAMPOLINE[name]
+               for f in others):        # (after a reload, functions share the module dict)
+        g.pop(GLOBAL[name], None)
 
 
 def patch(mod: "ModuleType", name: str, target: "Callable[..., object]",
           engine: "ModuleType | None") -> None:
-    """Route copy.<name> to `target`; through the vectorcall when it is the engine's."""
-    func, _ = original(mod, name)
+    """Route copy.<name> to `target`; through the vectorcall when it is the engine's.
+
+    Retired functions of that name (of an earlier `copy`) that were armed follow."""
+    func, code = original(mod, name)
+    _watch()
+    _route(name, func, code, target, engine)
+    if _retired and not _first_call_function(target):
+        for r_name, f, c in _retired:
+            if r_name == name and _first_call_function(_target(name, f, c)):
+                _route(name, f, c, target, engine)
+
+
+def _first_call_function(target: object) -> bool:
+    return bool(getattr(target, "_fastdeepcopy_first_call", False))
+
+
+def _route(name: str, func: "FunctionType", code: "CodeType",
+           target: "Callable[..., object]", engine: "ModuleType | None") -> None:
     if engine is not None and target is getattr(engine, name) and engine._VECTORCALL_PATCH:
-        if how(name) != "vectorcall":
-            unpatch(name)
+        if _how(name, func, code) != "vectorcall":
+            _restore(name, func, code)
             engine._set_vectorcall(func, name)
         return
-    if how(name) == "vectorcall":
-        unpatch(name)
-    mod.__dict__[GLOBAL[name]] = target
+    if _how(name, func, code) == "vectorcall":
+        _restore(name, func, code)
+    func.__globals__[GLOBAL[name]] = target
     func.__code__ = TRAMPOLINE[name]
 
 
@@ -170,6 +363,7 @@ def enable(deepcopy: bool, copy: bool, impl: "Callable[..., object] | None") -> 
 def disable() -> None:
     """fastdeepcopy.disable()."""
     cancel_pending()
+    _unwatch()
     for name in NAMES:
         unpatch(name)
 
