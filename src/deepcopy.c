@@ -505,16 +505,27 @@ fdc_copy_and_memoize(fdc_ctx *ctx, PyObject *x)
     return fdc_copy_not_self(ctx, x);
 }
 
+static PyObject *copy_not_self_here(fdc_ctx *ctx, PyObject *x);
+
 PyObject *
 fdc_copy_not_self(fdc_ctx *ctx, PyObject *x)
 {
-    if (fdc_enter_recursion(ctx) < 0) {
+    if (fdc_stack_low(ctx)) {
+        return fdc_call_on_segment(ctx, x, copy_not_self_here);
+    }
+    return copy_not_self_here(ctx, x);
+}
+
+static PyObject *
+copy_not_self_here(fdc_ctx *ctx, PyObject *x)
+{
+    if (fdc_enter_level(ctx) < 0) {
         return NULL;
     }
     int stored = 0;
     uint64_t resyncs = ctx->mirror != NULL ? ctx->mirror->resyncs : 0;
     PyObject *y = copy_by_type(ctx, x, Py_TYPE(x), &stored);
-    fdc_leave_recursion(ctx);
+    fdc_leave_level(ctx);
 #ifdef FDC_DEBUG
     if (y != NULL && PyErr_Occurred()) {
         fprintf(stderr, "fastdeepcopy: stray exception after copying a %s\n", Py_TYPE(x)->tp_name);
@@ -665,6 +676,7 @@ fdc_deepcopy_entry(PyObject *x, PyObject *memo, PyObject *nil)
     if (ctx.ts == NULL) {
         return NULL;
     }
+    fdc_levels_start(ctx.ts);
     int r;
     if (no_memo) {
         FDC_STATS.toplevel++;
