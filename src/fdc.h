@@ -44,6 +44,10 @@ int fdc_dictver_init(void);
  * (NULL with an exception on failure).  Each follow is ended by an unfollow. */
 fdc_dictref fdc_dict_follow(PyObject *dict);
 void fdc_dict_unfollow(fdc_dictref ref);
+/* Around a write of ours that runs no user code, whose version change
+ * nobody needs to see: no watcher event for it (3.14+; nothing before). */
+void fdc_dict_quiet_begin(fdc_dictref ref);
+void fdc_dict_quiet_end(fdc_dictref ref);
 
 /* Is the exact int v negative? */
 static inline int
@@ -319,12 +323,20 @@ PyObject *fdc_copy_vectorcall(PyObject *callable, PyObject *const *args,
 PyObject *fdc_table_get(PyObject *table, const char *global, PyObject *key);
 int fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result); /* getattr(o, n, None) */
 
-/* Memo operations, dispatching on the context's mode. */
+/* Memo operations, dispatching on the context's mode (memoctx.c). */
 int fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result); /* 1 hit (new ref), 0 miss, -1 err */
 int fdc_memo_set(fdc_ctx *ctx, PyObject *x, PyObject *y);
 int fdc_memo_keep_alive(fdc_ctx *ctx, PyObject *x);
 /* Return the memo as a Python object (borrowed), switching to Python mode. */
 PyObject *fdc_memo_expose(fdc_ctx *ctx);
+/* Is memo[id(x)] certainly still y, as the copier stored it when the mirror
+ * had caught up `resyncs` times?  1 yes, 0 no, -1 error. */
+int fdc_mirror_still_holds(fdc_ctx *ctx, uint64_t resyncs);
+/* A context's memo: the thread's cached native memo (or a temporary one when
+ * it is in use), or the caller's `memo`; fdc_ctx_finish releases either. */
+int fdc_ctx_start_native(fdc_ctx *ctx);
+int fdc_ctx_start_python(fdc_ctx *ctx, PyObject *memo);
+void fdc_ctx_finish(fdc_ctx *ctx);
 
 /* containers.c: each returns a new reference (or NULL); memo handling included
  * exactly as the stdlib copier does it (the caller does the final memo[d] = y). */
