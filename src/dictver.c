@@ -128,6 +128,22 @@ fdc_dict_unfollow(fdc_dictref h)
     PyMem_Free(h);
 }
 
+void
+fdc_dict_quiet_begin(fdc_dictref h)
+{
+    if (h->dict != NULL && PyDict_Unwatch(watcher_id, h->dict) < 0) {
+        PyErr_Clear();   /* (cannot fail for a dict we watch) */
+    }
+}
+
+void
+fdc_dict_quiet_end(fdc_dictref h)
+{
+    if (h->dict != NULL && PyDict_Watch(watcher_id, h->dict) < 0) {
+        PyErr_Clear();   /* (cannot fail for a dict) */
+    }
+}
+
 #else   /* ma_version_tag */
 
 int
@@ -144,6 +160,16 @@ fdc_dict_follow(PyObject *dict)
 
 void
 fdc_dict_unfollow(fdc_dictref ref)
+{
+}
+
+void
+fdc_dict_quiet_begin(fdc_dictref ref)
+{
+}
+
+void
+fdc_dict_quiet_end(fdc_dictref ref)
 {
 }
 

@@ -392,3 +392,32 @@ fdc_env_init(void)
                Py_XNewRef(PyDict_GetItemString(FDC.copyreg_dict, "__newobj__")));
     return fdc_env_refresh_slow();
 }
+
+/* ---- reading what copy says ------------------------------------------------ */
+
+/* `table.get(key)` for the dispatch tables: new reference, or NULL with or
+ * without an exception (check PyErr_Occurred). */
+PyObject *
+fdc_table_get(PyObject *table, const char *global, PyObject *key)
+{
+    if (table == NULL) {
+        /* the global was deleted from the copy module: stdlib's lookup fails */
+        PyErr_Format(PyExc_NameError, "name '%s' is not defined", global);
+        return NULL;
+    }
+    if (PyDict_CheckExact(table)) {
+        PyObject *v = PyDict_GetItemWithError(table, key);
+        return Py_XNewRef(v);
+    }
+    return PyObject_CallMethodOneArg(table, FDC.s_get, key);
+}
+
+int
+fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result)
+{
+#if FDC_GET_OPTIONAL_ATTR
+    return PyObject_GetOptionalAttr(obj, name, result);
+#else
+    return _PyObject_LookupAttr(obj, name, result);
+#endif
+}

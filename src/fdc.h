@@ -44,6 +44,10 @@ int fdc_dictver_init(void);
  * (NULL with an exception on failure).  Each follow is ended by an unfollow. */
 fdc_dictref fdc_dict_follow(PyObject *dict);
 void fdc_dict_unfollow(fdc_dictref ref);
+/* Around a write of ours that runs no user code, whose version change
+ * nobody needs to see: no watcher event for it (3.14+; nothing before). */
+void fdc_dict_quiet_begin(fdc_dictref ref);
+void fdc_dict_quiet_end(fdc_dictref ref);
 
 /* Is the exact int v negative? */
 static inline int
@@ -319,12 +323,20 @@ PyObject *fdc_copy_vectorcall(PyObject *callable, PyObject *const *args,
 PyObject *fdc_table_get(PyObject *table, const char *global, PyObject *key);
 int fdc_lookup_attr(PyObject *obj, PyObject *name, PyObject **result); /* getattr(o, n, None) */
 
-/* Memo operations, dispatching on the context's mode. */
+/* Memo operations, dispatching on the context's mode (memoctx.c). */
 int fdc_memo_get(fdc_ctx *ctx, PyObject *x, PyObject **result); /* 1 hit (new ref), 0 miss, -1 err */
 int fdc_memo_set(fdc_ctx *ctx, PyObject *x, PyObject *y);
 int fdc_memo_keep_alive(fdc_ctx *ctx, PyObject *x);
 /* Return the memo as a Python object (borrowed), switching to Python mode. */
 PyObject *fdc_memo_expose(fdc_ctx *ctx);
+/* Is memo[id(x)] certainly still y, as the copier stored it when the mirror
+ * had caught up `resyncs` times?  1 yes, 0 no, -1 error. */
+int fdc_mirror_still_holds(fdc_ctx *ctx, uint64_t resyncs);
+/* A context's memo: the thread's cached native memo (or a temporary one when
+ * it is in use), or the caller's `memo`; fdc_ctx_finish releases either. */
+int fdc_ctx_start_native(fdc_ctx *ctx);
+int fdc_ctx_start_python(fdc_ctx *ctx, PyObject *memo);
+void fdc_ctx_finish(fdc_ctx *ctx);
 
 /* containers.c: each returns a new reference (or NULL); memo handling included
  * exactly as the stdlib copier does it (the caller does the final memo[d] = y). */
@@ -483,6 +495,7 @@ int fdc_reconstruct_rest(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *state
                          const fdc_plain_class *plain);
 
 /* tstate.c */
+typedef struct fdc_segment fdc_segment;
 struct fdc_tstate {
     fdc_memo memo;        /* the cached native memo of this thread */
     fdc_mirror mirror;    /* the exposed memo being mirrored on this thread, if any */
@@ -490,7 +503,12 @@ struct fdc_tstate {
     /* The sizes the memo dicts of the last two calls that handed one out
      * reached: the next one is made with room for the smaller. */
     Py_ssize_t exposed_len[2];
-    char *stack_limit;    /* raise RecursionError below this address */
+    char *stack_limit;    /* a level starting below this address runs on a new segment */
+    Py_ssize_t levels;    /* levels of copying running on this thread (all contexts) */
+    Py_ssize_t level_cap; /* RecursionError past this many (the recursion limit) */
+    fdc_segment *segs;    /* stack segments in use (stack.c) */
+    Py_ssize_t nsegs, room_segs;
+    PyThreadState *py;    /* this thread's (3.12/3.13: its C recursion budget) */
 };
 extern _Thread_local fdc_tstate *fdc_current_tstate;
 fdc_tstate *fdc_tstate_create(void);
@@ -503,9 +521,36 @@ fdc_tstate_get(void)
     return ts != NULL ? ts : fdc_tstate_create();
 }
 
-/* Recursion guard: both CPython's counter and a native stack-address check. */
-int fdc_enter_recursion(fdc_ctx *ctx);
-void fdc_leave_recursion(fdc_ctx *ctx);
+/* The recursion's guards.  A level (an object copied by its type: a
+ * container, an instance) is counted against the thread's level cap, the
+ * recursion limit (stdlib's copy takes two Python frames or more per level,
+ * so the engine goes at least as deep): fdc_enter_level gives RecursionError
+ * past it.  And a level that would start too near the end of the C stack
+ * runs on a stack segment instead (stack.c), so depth does not depend on the
+ * thread's stack size. */
+int fdc_enter_level(fdc_ctx *ctx);
+void fdc_leave_level(fdc_ctx *ctx);
+
+static inline int
+fdc_stack_low(const fdc_ctx *ctx)
+{
+    char here;
+#if FDC_C_RECURSION_COUNTER
+    /* (or CPython's C recursion budget is running out: a hook chain costs a
+     * level of it per level of ours) */
+    if (ctx->ts->py->c_recursion_remaining < FDC_C_RECURSION_BUDGET / 4) {
+        return 1;
+    }
+#endif
+    return &here < ctx->ts->stack_limit;
+}
+
+/* One level of the recursion: fn(ctx, x), new reference or NULL. */
+typedef PyObject *(*fdc_level_fn)(fdc_ctx *ctx, PyObject *x);
+/* fn(ctx, x) run on a new stack segment (stack.c). */
+PyObject *fdc_call_on_segment(fdc_ctx *ctx, PyObject *x, fdc_level_fn fn);
+/* Before a copy starts on a thread with no copy running: the level cap. */
+void fdc_levels_start(fdc_tstate *ts);
 
 /* The atomic types of copy._deepcopy_dispatch, in a collision-free direct-
  * mapped table (env.c picks the shift), so the test is one load and compare. */

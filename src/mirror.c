@@ -274,7 +274,20 @@ fdc_mirror_setitem(fdc_mirror *m, PyObject *x, PyObject *key, PyObject *y)
             return -1;
         }
     }
-    int r = PyDict_SetItem(m->dict, key, y);
+    int r;
+    if (replacing) {
+        /* (releasing the old value may run a finalizer that writes to the
+         * dict: that write must move the version) */
+        r = PyDict_SetItem(m->dict, key, y);
+    }
+    else {
+        /* Appending an exact int key runs no user code: no write but ours can
+         * happen meanwhile, so it needs no version of its own (3.14+: no
+         * watcher event, which costs more than the write's bookkeeping). */
+        fdc_dict_quiet_begin(m->ver);
+        r = PyDict_SetItem(m->dict, key, y);
+        fdc_dict_quiet_end(m->ver);
+    }
     if (r == 0) {
         r = replacing ? fdc_memo_set_borrowed(m->index, x, hash, y)
                       : fdc_memo_insert_new_borrowed(m->index, x, hash, y);

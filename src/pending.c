@@ -404,9 +404,9 @@ copy_state_open(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx,
     FDC_STATS.objects++;   /* the dict (its items are counted by the recursion) */
     Py_INCREF(sx);   /* user code may replace x.__dict__ */
     int r = -1;
-    if (fdc_enter_recursion(ctx) == 0) {   /* the dict's own level of stdlib's */
+    if (fdc_enter_level(ctx) == 0) {   /* the dict's own level of stdlib's */
         r = open_fill(ctx, sx, p);
-        fdc_leave_recursion(ctx);
+        fdc_leave_level(ctx);
     }
     if (r == 0) {
         r = open_finish(ctx, y, sx, p, plain);
@@ -426,7 +426,9 @@ fdc_copy_state_deferred(fdc_ctx *ctx, PyObject *x, PyObject *y, PyObject *sx,
         return 0;   /* not applicable (a hit: the dict exists, or will) */
     }
     if (n == -2) {
-        return copy_state_open(ctx, x, y, sx, plain);
+        /* (its level runs here: near the stack's end, the recursion's road,
+         * which moves to a new stack segment) */
+        return fdc_stack_low(ctx) ? 0 : copy_state_open(ctx, x, y, sx, plain);
     }
     /* (nothing below runs user code: sx, keys and values stay as read) */
     if (fdc_memo_set(ctx, x, y) < 0) {

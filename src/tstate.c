@@ -1,4 +1,5 @@
-/* tstate.c — per-thread state: the cached native memo and the stack limit.
+/* tstate.c — per-thread state: the cached native memo, the stack limit and the
+ * level count.
  *
  * A C11 thread-local pointer gives fast access; the state itself is owned by a
  * capsule stored in the thread's PyThreadState dict, so it is freed when the
@@ -10,8 +11,9 @@
 _Thread_local fdc_tstate *fdc_current_tstate;
 static PyObject *capsule_key;   /* the thread-dict key owning our capsule */
 
-/* Stay this far above the lowest usable stack address. */
+/* Stay this far above the lowest usable stack address (see compute_stack_limit). */
 #define FDC_STACK_MARGIN (256 * 1024)
+#define FDC_STACK_MIN_MARGIN (96 * 1024)
 /* When the stack bounds cannot be read, allow this much below the first use. */
 #define FDC_STACK_FALLBACK (1024 * 1024)
 
@@ -27,6 +29,7 @@ capsule_destructor(PyObject *capsule)
         fdc_current_tstate = NULL;
     }
     fdc_memo_free(&ts->memo);
+    PyMem_Free(ts->segs);   /* (no segment is in use: the thread is ending) */
     PyMem_Free(ts);
 }
 
@@ -41,8 +44,17 @@ compute_stack_limit(void)
         int ok = pthread_attr_getstack(&attr, &addr, &size) == 0;
         pthread_attr_destroy(&attr);
         if (ok && size > 0) {
-            /* keep a quarter of a small stack free, FDC_STACK_MARGIN of a big one */
-            size_t margin = size / 4 < FDC_STACK_MARGIN ? size / 4 : FDC_STACK_MARGIN;
+            /* Levels that would start in the last half of a small stack, or
+             * the last FDC_STACK_MARGIN of a big one, run on stack segments
+             * (stack.c): what runs between two levels (a hook's Python code,
+             * CPython's own C recursion, whose checks keep about 48 KiB
+             * free on 3.14) finds room.  A thread whose stack is smaller
+             * than FDC_STACK_MIN_MARGIN copies on segments from its first
+             * level. */
+            size_t margin = size / 2 < FDC_STACK_MARGIN ? size / 2 : FDC_STACK_MARGIN;
+            if (margin < FDC_STACK_MIN_MARGIN) {
+                margin = FDC_STACK_MIN_MARGIN;
+            }
             return (char *)addr + margin;
         }
     }
@@ -74,6 +86,7 @@ tstate_create(void)
     }
     fdc_memo_init(&ts->memo);
     ts->stack_limit = compute_stack_limit();
+    ts->py = PyThreadState_Get();
     PyObject *cap = PyCapsule_New(ts, "fastdeepcopy.tstate", capsule_destructor);
     if (cap == NULL) {
         PyMem_Free(ts);
@@ -94,34 +107,31 @@ fdc_tstate_create(void)
     return tstate_create();
 }
 
-/* The first FDC_FREE_DEPTH levels of a copy are guarded by the stack check
- * alone; CPython's recursion counter (a thread-state access per call) counts
- * the levels below them. */
-#define FDC_FREE_DEPTH 48
-
 int
-fdc_enter_recursion(fdc_ctx *ctx)
+fdc_enter_level(fdc_ctx *ctx)
 {
-    char here;
-    if (&here < ctx->ts->stack_limit) {
+    fdc_tstate *ts = ctx->ts;
+    if (ts->levels >= ts->level_cap) {
         PyErr_SetString(PyExc_RecursionError,
                         "maximum recursion depth exceeded while deep copying");
         return -1;
     }
-    if (ctx->depth >= FDC_FREE_DEPTH &&
-        Py_EnterRecursiveCall(" while deep copying")) {
-        /* (Py_EnterRecursiveCall returns nonzero, not necessarily -1, on failure) */
-        return -1;
-    }
+    ts->levels++;
     ctx->depth++;
     return 0;
 }
 
 void
-fdc_leave_recursion(fdc_ctx *ctx)
+fdc_leave_level(fdc_ctx *ctx)
 {
+    ctx->ts->levels--;
     ctx->depth--;
-    if (ctx->depth >= FDC_FREE_DEPTH) {
-        Py_LeaveRecursiveCall();
+}
+
+void
+fdc_levels_start(fdc_tstate *ts)
+{
+    if (ts->levels == 0) {
+        ts->level_cap = Py_GetRecursionLimit();
     }
 }

@@ -49,6 +49,22 @@
 /* 3.14: PyLong_GetSign (_PyLong_Sign deprecated). */
 #define FDC_LONG_GETSIGN (PY_VERSION_HEX >= 0x030E0000)
 
+/* 3.14: CPython checks the C stack by address against per-thread bounds,
+ * which a stack segment must set (PyUnstable_ThreadState_SetStackProtection);
+ * before, it counted C recursion. */
+#define FDC_STACK_PROTECTION (PY_VERSION_HEX >= 0x030E0000)
+
+/* 3.12 and 3.13: CPython counts C recursion (a call into the interpreter
+ * from C is one level) in PyThreadState.c_recursion_remaining, assuming a
+ * main thread's stack holds its limit; a stack segment holds more, and gives
+ * the code on it a fresh budget of that many levels. */
+#define FDC_C_RECURSION_COUNTER (PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030E0000)
+#if PY_VERSION_HEX >= 0x030D0000 && PY_VERSION_HEX < 0x030E0000
+#define FDC_C_RECURSION_BUDGET Py_C_RECURSION_LIMIT
+#elif PY_VERSION_HEX >= 0x030C0000 && PY_VERSION_HEX < 0x030D0000
+#define FDC_C_RECURSION_BUDGET C_RECURSION_LIMIT
+#endif
+
 /* 3.12: collections run only at the eval loop's safe points (fdc_gc_pause). */
 #define FDC_GC_AT_ALLOCATION (PY_VERSION_HEX < 0x030C0000)
 
