@@ -38,7 +38,7 @@ CFLAGS_ALL := -std=c11 $(OPT) $(WHOLE) $(ASSERTS) -g -fPIC -fvisibility=hidden -
 
 VENV := .venv/$(PYVER)
 VPY := $(VENV)/bin/python
-TEST_REQS := pytest hypothesis
+TEST_REQS := pytest hypothesis prometheus_client mypy build setuptools auditwheel
 
 .PHONY: all build test test-all venv clean
 all: build
@@ -50,12 +50,14 @@ $(EXT): $(SRCS) $(HDRS) Makefile
 $(PRELOAD): src/preload/preload.c Makefile
 	$(CC) -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror -o $@ $< -ldl
 
-$(VENV)/.stamp:
-	$(PY) -m venv $(VENV)
+# the stamp's name changes with TEST_REQS, so that a new requirement is installed
+VENV_STAMP := $(VENV)/.stamp-$(shell echo '$(TEST_REQS)' | cksum | cut -d' ' -f1)
+$(VENV_STAMP):
+	test -x $(VPY) || $(PY) -m venv $(VENV)
 	$(VPY) -m pip install -q --disable-pip-version-check $(TEST_REQS)
 	touch $@
 
-venv: $(VENV)/.stamp
+venv: $(VENV_STAMP)
 
 test: build venv
 	$(VPY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)

@@ -197,7 +197,27 @@ def _validate(settings) -> dict:
         stats = None
     if stats:
         stats = _stats_spec_ok(stats)
+    metrics_file = getattr(settings, "metrics_file", None)
+    if metrics_file:
+        from ._metrics import check_path
+        try:
+            metrics_file = check_path(str(metrics_file))
+        except OSError as exc:
+            _warn("FASTDEEPCOPY_METRICS_FILE=%s: cannot write there (%s); metrics are not "
+                  "written" % (metrics_file, exc.strerror or exc))
+            metrics_file = None
+    try:
+        interval = float(getattr(settings, "metrics_interval", 60.0))
+    except (TypeError, ValueError):
+        interval = -1.0
+    if not 0.0 <= interval < float("inf"):
+        _warn("FASTDEEPCOPY_METRICS_INTERVAL=%r is not a number of seconds >= 0; using 60"
+              % getattr(settings, "metrics_interval", None))
+        interval = 60.0
     return {
+        "metrics_file": metrics_file or None,
+        "metrics_interval": interval,
+        "prometheus": bool(getattr(settings, "prometheus", False)),
         "sample": _fraction(settings, "sample", "FASTDEEPCOPY_SAMPLE", 1.0),
         "seed": seed,
         "stats": stats or None,
@@ -255,7 +275,31 @@ def configure(settings):
         else:
             _wrapper = "none"
     _register_hooks()
+    _start_metrics(conf)
     return impl
+
+
+metrics: str | None = None   # what configure() set up for fastdeepcopy._metrics
+
+
+def _start_metrics(conf: dict) -> None:
+    """FASTDEEPCOPY_METRICS_FILE and FASTDEEPCOPY_PROMETHEUS (fastdeepcopy._metrics)."""
+    global metrics
+    if not conf["metrics_file"] and not conf["prometheus"]:
+        return
+    from . import _metrics
+    done = []
+    if conf["metrics_file"]:
+        _metrics.start_file(conf["metrics_file"], conf["metrics_interval"])
+        done.append("file %s (%s)" % (conf["metrics_file"], "at exit" if not
+                                      conf["metrics_interval"] else
+                                      "every %gs and at exit" % conf["metrics_interval"]))
+    if conf["prometheus"]:
+        if _metrics.register() is not None:
+            done.append("prometheus_client collector registered")
+        else:
+            done.append("prometheus_client not importable: no collector")
+    metrics = "; ".join(done)
 
 
 def _register_hooks() -> None:

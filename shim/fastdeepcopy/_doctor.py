@@ -120,6 +120,9 @@ def report() -> "tuple[bool, list[str]]":
         _line(out, "decision", st.decision)
     if st.ab:
         _line(out, "A/B layer", st.ab)
+    ab_mod = sys.modules.get("fastdeepcopy._ab")
+    if ab_mod is not None and getattr(ab_mod, "metrics", None):
+        _line(out, "metrics", ab_mod.metrics)
     for w in st.warnings:
         _line(out, "warned", w)
     active, text = _function_text("deepcopy", status)

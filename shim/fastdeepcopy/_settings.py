@@ -13,6 +13,9 @@ strings; ``typing`` is not loaded at start-up and must not be by us).
 | FASTDEEPCOPY_STATS  | a path                       | unset   | A/B: statistics written to  |
 | FASTDEEPCOPY_TIMING | boolean                      | off     | A/B: time calls             |
 | FASTDEEPCOPY_VERIFY | number in [0, 1]             | 0       | A/B: fraction of calls checked |
+| FASTDEEPCOPY_METRICS_FILE | a path                 | unset   | OpenMetrics file the counters are added to |
+| FASTDEEPCOPY_METRICS_INTERVAL | seconds >= 0       | 60      | how often it is written (0: at exit only) |
+| FASTDEEPCOPY_PROMETHEUS | boolean                  | off     | collector in prometheus_client's registry |
 
 Values are case-insensitive and surrounding blanks are ignored; an empty
 value is the same as an unset one.  Any malformed value makes the whole shim
@@ -35,8 +38,12 @@ NAMES = (
     "FASTDEEPCOPY_STATS",
     "FASTDEEPCOPY_TIMING",
     "FASTDEEPCOPY_VERIFY",
+    "FASTDEEPCOPY_METRICS_FILE",
+    "FASTDEEPCOPY_METRICS_INTERVAL",
+    "FASTDEEPCOPY_PROMETHEUS",
 )
-# The settings consumed by the A/B layer (fastdeepcopy._ab), if present.
+# The settings consumed by the A/B layer (fastdeepcopy._ab, which hands the
+# metrics ones to fastdeepcopy._metrics), if present.
 AB_NAMES = NAMES[3:]
 
 _TRUE = ("1", "on", "true", "yes")
@@ -48,7 +55,7 @@ class Settings:
     """What the environment asked for.  ``raw`` maps each set variable to its value."""
 
     __slots__ = ("enabled", "master_off", "copy", "quiet", "sample", "seed", "stats",
-                 "timing", "verify", "raw")
+                 "timing", "verify", "metrics_file", "metrics_interval", "prometheus", "raw")
 
     def __init__(self) -> None:
         self.enabled = True       # False when switched off or any value is malformed
@@ -60,6 +67,9 @@ class Settings:
         self.stats: "str | None" = None
         self.timing = False
         self.verify = 0.0
+        self.metrics_file: "str | None" = None
+        self.metrics_interval = 60.0
+        self.prometheus = False
         self.raw: "dict[str, str]" = {}
 
     @property
@@ -87,6 +97,14 @@ def _fraction(value: str) -> "float | None":
     except ValueError:
         return None
     return f if 0.0 <= f <= 1.0 else None   # NaN fails both comparisons
+
+
+def _seconds(value: str) -> "float | None":
+    try:
+        f = float(value)
+    except ValueError:
+        return None
+    return f if 0.0 <= f < float("inf") else None
 
 
 def _environ(environ: "Mapping[str, str] | None") -> "Mapping[str, str]":
@@ -138,6 +156,16 @@ def read(environ: "Mapping[str, str] | None" = None) -> "tuple[Settings, list[tu
     s.stats = s.raw.get("FASTDEEPCOPY_STATS")
     s.timing = flag("FASTDEEPCOPY_TIMING", False)
     s.verify = fraction("FASTDEEPCOPY_VERIFY", 0.0)
+    s.metrics_file = s.raw.get("FASTDEEPCOPY_METRICS_FILE")
+    interval = s.raw.get("FASTDEEPCOPY_METRICS_INTERVAL")
+    if interval is not None:
+        seconds = _seconds(interval)
+        if seconds is None:
+            problems.append(("FASTDEEPCOPY_METRICS_INTERVAL",
+                             "%r is not a number of seconds >= 0" % interval))
+        else:
+            s.metrics_interval = seconds
+    s.prometheus = flag("FASTDEEPCOPY_PROMETHEUS", False)
     s.enabled = master and not problems
     return s, problems
 
@@ -161,5 +189,10 @@ def describe(s: Settings) -> "list[tuple[str, str, str]]":
         "FASTDEEPCOPY_STATS": "A/B statistics file %s" % (s.stats or "none"),
         "FASTDEEPCOPY_TIMING": "A/B timing " + onoff(s.timing),
         "FASTDEEPCOPY_VERIFY": "A/B verify fraction %g" % s.verify,
+        "FASTDEEPCOPY_METRICS_FILE": "metrics file %s" % (s.metrics_file or "none"),
+        "FASTDEEPCOPY_METRICS_INTERVAL": "metrics written %s" % (
+            "at exit only" if s.metrics_interval == 0 else
+            "every %gs and at exit" % s.metrics_interval),
+        "FASTDEEPCOPY_PROMETHEUS": "prometheus_client collector " + onoff(s.prometheus),
     }
     return [(name, s.raw.get(name, "<unset>"), decided[name]) for name in NAMES]
