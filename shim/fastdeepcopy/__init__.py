@@ -25,6 +25,15 @@ if TYPE_CHECKING:   # never true at run time: importing typing costs start-up ti
 
     from ._settings import Settings
 
+    # The public API that module __getattr__ below provides at run time, for
+    # type checkers (the package has a py.typed marker; the engine's types are
+    # in _engine.pyi).
+    from ._ab import reset_stats as reset_stats, stats as stats
+    from ._engine import Error as Error, copy as copy, deepcopy as deepcopy
+    if sys.version_info >= (3, 13):
+        from ._engine import replace as replace
+    import_error: ImportError | None
+
 __version__ = "0.1.0"
 __all__ = ["Error", "copy", "deepcopy", "replace", "stats", "reset_stats",
            "enable", "disable", "enabled", "arm", "__version__"]
@@ -76,7 +85,7 @@ def _load_engine() -> "ModuleType":
     return _engine
 
 
-def __getattr__(name: str) -> object:
+def _module_getattr(name: str) -> object:
     if name in _AB_NAMES:
         from . import _ab
         value = getattr(_ab, name)
@@ -93,6 +102,10 @@ def __getattr__(name: str) -> object:
             pass
         return _engine_error
     raise AttributeError("module 'fastdeepcopy' has no attribute %r" % name)
+
+
+if not TYPE_CHECKING:     # hidden from type checkers: unknown names are errors there
+    __getattr__ = _module_getattr
 
 
 def __dir__() -> "list[str]":

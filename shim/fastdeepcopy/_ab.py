@@ -49,6 +49,10 @@ from __future__ import annotations
 import os
 import sys
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 FORMAT = "fastdeepcopy-stats/1"
 _MASK = (1 << 64) - 1
 _LOG_PER_MINUTE = 10      # mismatch lines on stderr, at most, per minute
@@ -666,7 +670,7 @@ _FALLBACK_KEYS = ("hook_deepcopy", "hook_dispatch", "reconstruct_py", "memo_expo
                   "reduce_calls")
 
 
-def stats() -> dict:
+def stats() -> dict[str, Any]:
     """This process's A/B statistics (what FASTDEEPCOPY_STATS files hold)."""
     import time
     engine = sys.modules.get("fastdeepcopy._engine")

@@ -137,25 +137,23 @@ def report() -> "tuple[bool, list[str]]":
         _line(out, "chained", chained)
     arm = fdc.arm() if active else None
     _line(out, "arm", _arm_text(arm))
-    if not active and (st.error or why):
-        _line(out, "why not", st.error or why)
+    reason = st.error or why
+    if not active and reason:
+        _line(out, "why not", reason)
     out.append(verdict(arm))
     del copy
     return active, out
 
 
 def _arm_text(arm: "str | None") -> str:
-    ab = sys.modules.get("fastdeepcopy._ab")
-    draw = getattr(ab, "_draw", None) if ab is not None and ab.arm is not None else None
-    if draw is not None:
-        sample = (ab._conf or {}).get("sample")
-        how = "draw %.4f %s FASTDEEPCOPY_SAMPLE=%g" % (draw, "<" if ab.arm == "fast" else ">=",
-                                                      sample)
-    else:
-        how = "no A/B sample" if arm == "fast" else ""
     if arm is None:
         return "none (the shim is off)"
-    return "%s (%s)" % (arm, how)
+    ab = sys.modules.get("fastdeepcopy._ab")
+    if ab is None or ab.arm is None or ab._draw is None:
+        return "%s (no A/B sample)" % arm
+    sample = float((ab._conf or {}).get("sample", 1.0))
+    return "%s (draw %.4f %s FASTDEEPCOPY_SAMPLE=%g)" % (
+        arm, ab._draw, "<" if ab.arm == "fast" else ">=", sample)
 
 
 def verdict(arm: "str | None") -> str:

@@ -74,7 +74,7 @@ def labels() -> dict[str, str]:
             "engine_version": __version__}
 
 
-def samples(st: dict | None = None) -> dict[Key, float]:
+def samples(st: dict[str, Any] | None = None) -> dict[Key, float]:
     """This process's counters, from fastdeepcopy._ab.stats(), as samples."""
     from . import _ab
     if st is None:
