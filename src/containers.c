@@ -647,6 +647,24 @@ error:
     return NULL;
 }
 
+/* y[deepcopy(key, memo)] = deepcopy(value, memo) -- the value first, as
+ * Python evaluates it -- for a key and value borrowed from the original, held
+ * while user code may run.  0, or -1 with an exception. */
+static int
+copy_dict_item(fdc_ctx *ctx, PyObject *y, PyObject *key, PyObject *value)
+{
+    Py_INCREF(key);
+    Py_INCREF(value);
+    PyObject *cv = copy_item(ctx, value);
+    PyObject *ck = cv ? copy_item(ctx, key) : NULL;
+    Py_DECREF(key);
+    Py_DECREF(value);
+    int r = ck ? PyDict_SetItem(y, ck, cv) : -1;
+    Py_XDECREF(ck);
+    Py_XDECREF(cv);
+    return r;
+}
+
 PyObject *
 fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
 {
@@ -731,16 +749,7 @@ fdc_copy_dict(fdc_ctx *ctx, PyObject *x, int *stored)
         if (store_before_items(ctx, x, y, stored) < 0) {
             goto error;
         }
-        Py_INCREF(key);
-        Py_INCREF(value);
-        PyObject *cv = copy_item(ctx, value);
-        PyObject *ck = cv ? copy_item(ctx, key) : NULL;
-        Py_DECREF(key);
-        Py_DECREF(value);
-        int r = ck ? PyDict_SetItem(y, ck, cv) : -1;
-        Py_XDECREF(ck);
-        Py_XDECREF(cv);
-        if (r < 0) {
+        if (copy_dict_item(ctx, y, key, value) < 0) {
             goto error;
         }
     }
@@ -1153,16 +1162,7 @@ fdc_copy_frozendict(fdc_ctx *ctx, PyObject *x)
     Py_ssize_t pos = 0;
     PyObject *key, *value;
     while (PyDict_Next(x, &pos, &key, &value)) {   /* (x cannot change) */
-        Py_INCREF(key);
-        Py_INCREF(value);
-        PyObject *cv = copy_item(ctx, value);
-        PyObject *ck = cv ? copy_item(ctx, key) : NULL;
-        Py_DECREF(key);
-        Py_DECREF(value);
-        int r = ck ? PyDict_SetItem(y, ck, cv) : -1;
-        Py_XDECREF(ck);
-        Py_XDECREF(cv);
-        if (r < 0) {
+        if (copy_dict_item(ctx, y, key, value) < 0) {
             Py_DECREF(y);
             return NULL;
         }

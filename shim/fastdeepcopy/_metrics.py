@@ -244,10 +244,7 @@ def _every(interval: float) -> None:
         sleep(interval)
         if _path is None:
             return
-        try:
-            flush()
-        except Exception as exc:
-            _warn(exc)
+        _flush_or_warn()
 
 
 def _after_fork_in_child() -> None:
@@ -265,6 +262,10 @@ def _after_fork_in_child() -> None:
 def _at_exit() -> None:
     if _path is None:
         return
+    _flush_or_warn()
+
+
+def _flush_or_warn() -> None:
     try:
         flush()
     except Exception as exc:
